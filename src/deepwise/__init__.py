@@ -1,0 +1,32 @@
+"""deepwise: find out whether deep learning helps with your data, and get a good model, honestly measured.
+
+Example:
+    >>> import deepwise
+    >>> run = deepwise.train("examples/penguins/penguins.csv", target="species")
+    >>> run.predict(new_rows)
+"""
+
+from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
+
+__version__ = "0.1.0"
+
+from deepwise.config import Config, load_config  # noqa: E402
+from deepwise.doctor import doctor  # noqa: E402
+from deepwise.errors import DeepwiseError  # noqa: E402
+from deepwise.formulate import formulate  # noqa: E402
+from deepwise.predict import Run, load_run, predict  # noqa: E402
+from deepwise.train import resume, train  # noqa: E402
+
+__all__ = [
+    "Config",
+    "DeepwiseError",
+    "Run",
+    "__version__",
+    "doctor",
+    "formulate",
+    "load_config",
+    "load_run",
+    "predict",
+    "resume",
+    "train",
+]

@@ -1,0 +1,207 @@
+"""The ``deepwise`` command: a thin layer over the public API (parse, call, print).
+
+Exit codes: 0 success · 2 wrong input or config (message, no traceback unless --debug) · 1 internal error ·
+130 interrupted (progress kept, resumable).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND first)
+from deepwise.errors import DeepwiseError
+
+app = typer.Typer(
+    help="deepwise: find out whether deep learning helps with your data, and get a good model honestly measured.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": bool(os.environ.get("DEEPWISE_DEBUG"))}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for every error.")] = False,
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+def handled(func):
+    """Turn deepwise errors into exit 2, interruptions into 130, bugs into exit 1 with a report hint."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DeepwiseError as err:
+            if _state["debug"]:
+                traceback.print_exc()
+            err_console.print(f"[bold red]Error:[/] {err.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print(
+                "\n[yellow]Interrupted.[/] Progress up to the last finished epoch is kept; continue with "
+                "`deepwise train --resume RUN_DIR`."
+            )
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception:
+            traceback.print_exc()
+            err_console.print(
+                "[bold red]Internal error[/] (a bug in deepwise, not in your data). Please report it with the "
+                "traceback above and `deepwise doctor` output."
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@handled
+def init(
+    data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.")] = Path("deepwise.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file.")] = False,
+) -> None:
+    """Infer the task and the inputs and write a config with every default spelled out."""
+    from deepwise.formulate import formulate
+
+    if output.exists() and not force:
+        raise DeepwiseError(
+            f"'{output}' already exists; deepwise will not overwrite it.",
+            expected="a new file name",
+            fix="pass another -o path, or --force to replace it.",
+        )
+    problem = formulate(data, target)
+    problem.write(output)
+    for line in problem.explain():
+        console.print(f"  {line}", highlight=False)
+    console.print(f"Wrote [bold]{output}[/]. Next: [bold]deepwise train {output}[/]")
+
+
+@app.command()
+@handled
+def train(
+    source: Annotated[
+        Path | None, typer.Argument(help="A config (deepwise.yaml) or a data file (with --target).")
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict (data files).")] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Folder that holds the runs.")] = Path("runs"),
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Exact run directory (must not exist).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this interrupted run.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+) -> None:
+    """Train, evaluate once on the test split, and save the run (the one-liner: DATA --target COL)."""
+    import deepwise
+
+    if resume is not None:
+        if source is not None:
+            raise DeepwiseError(
+                "--resume continues an existing run; a config or data file cannot be given with it.",
+                fix=f"run `deepwise train --resume {resume}` alone.",
+            )
+        run = deepwise.resume(resume, verbose=not quiet, console=console)
+    else:
+        if source is None:
+            raise DeepwiseError(
+                "Nothing to train on.",
+                expected="deepwise train CONFIG.yaml, or deepwise train DATA --target COLUMN",
+                fix="pass a config or a data file.",
+            )
+        run = deepwise.train(
+            source, target=target, runs_dir=runs_dir, run_dir=run_dir, verbose=not quiet, console=console
+        )
+    if quiet:
+        console.print(f"{run.path}\t{run.headline()}", highlight=False)
+
+
+@app.command()
+@handled
+def predict(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: Annotated[Path, typer.Argument(help="Rows to predict (CSV, TSV or Parquet).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write predictions here (CSV); default: print.")
+    ] = None,
+) -> None:
+    """Predict on new rows; rows keep their order."""
+    from deepwise.predict import load_run
+    from deepwise.runs import atomic_write_text
+
+    result = load_run(run).predict(data)
+    if output is None:
+        sys.stdout.write(result.to_csv(index=False))
+        return
+    atomic_write_text(output, result.to_csv(index=False))
+    console.print(f"Wrote {len(result)} prediction(s) to [bold]{output}[/]")
+
+
+@app.command()
+@handled
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: Annotated[Path | None, typer.Argument(help="Labelled rows; default: the run's held-out test split.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Measure a run again: on its held-out test split, or on new labelled data."""
+    from deepwise.evaluate import headline
+    from deepwise.predict import load_run
+
+    loaded = load_run(run)
+    scores = loaded.evaluate(data)
+    if as_json:
+        sys.stdout.write(json.dumps(scores, indent=2) + "\n")
+        return
+    where = f"'{data}'" if data else "the held-out test split"
+    console.print(f"{loaded.task} · {scores['n']} rows of {where}: {headline(loaded.task, scores)}", highlight=False)
+
+
+@app.command()
+@handled
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Check versions, backend, devices and memory."""
+    from deepwise.doctor import doctor as run_doctor
+
+    report = run_doctor()
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        table = Table(title="deepwise doctor", show_header=False)
+        table.add_row("healthy", "[green]yes[/]" if report["healthy"] else "[red]no[/]")
+        table.add_row("backend", report["backend"])
+        table.add_row("devices", ", ".join(report["devices"]) or "-")
+        table.add_row("CPU cores", str(report["cpu_count"]))
+        table.add_row("memory", f"{report['memory_gb']} GB")
+        table.add_row("smoke test", f"{report['smoke_test_s']} s")
+        for name, version in report["versions"].items():
+            table.add_row(name, str(version))
+        console.print(table)
+        for problem in report["problems"]:
+            console.print(f"[red]problem:[/] {problem}")
+    if not report["healthy"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

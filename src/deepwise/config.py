@@ -1,0 +1,239 @@
+"""The deepwise config (``deepwise.yaml``): pydantic models, loading, and writing with comments.
+
+Every option has a default, so the smallest config is two lines::
+
+    problem: {target: species}
+    data: {path: penguins.csv}
+
+Example:
+    >>> cfg = load_config("deepwise.yaml")
+    >>> cfg.training.epochs
+    200
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from deepwise.errors import ConfigError
+
+Task = Literal["auto", "binary", "multiclass", "regression"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProblemConfig(_Section):
+    target: str = Field(description="the column to predict")
+    task: Task = Field(
+        "auto",
+        description="binary | multiclass | regression, or auto: inferred from the target column",
+    )
+
+
+class SplitConfig(_Section):
+    validation: float = Field(
+        0.15, gt=0, lt=0.5, description="fraction of rows for validation (early stopping, model choice)"
+    )
+    test: float = Field(0.2, gt=0, lt=0.5, description="fraction of rows held out for the one final test measurement")
+    stratify: bool = Field(True, description="keep class proportions equal across splits (classification)")
+
+
+class DataConfig(_Section):
+    path: str = Field(description="CSV, TSV or Parquet file; relative paths are relative to this config file")
+    inputs: list[str] | None = Field(
+        None, description="input columns; null = every column except the target and the excluded ones"
+    )
+    categorical: list[str] | None = Field(
+        None, description="inputs to treat as categories; null = text/boolean columns and few-valued integers"
+    )
+    exclude: list[str] = Field(default_factory=list, description="columns never used as inputs")
+    na_values: list[str] = Field(
+        default_factory=list, description="extra strings that mean 'missing' (e.g. '?', 'n/a')"
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig, description="train / validation / test split")
+
+
+class ModelConfig(_Section):
+    type: Literal["mlp"] = Field("mlp", description="mlp: a multi-layer perceptron of dense layers")
+    hidden_units: list[int] = Field(
+        default_factory=lambda: [64, 32], description="units of each hidden dense layer, first to last"
+    )
+    activation: str = Field("relu", description="activation of the hidden layers (any Keras activation)")
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout rate after each hidden layer (0 = none)")
+    batch_norm: bool = Field(False, description="batch normalization after each hidden layer")
+    l2: float = Field(0.0, ge=0, description="L2 weight penalty on the dense layers (0 = none)")
+    categorical_encoding: Literal["auto", "one_hot", "embedding"] = Field(
+        "auto", description="one_hot | embedding | auto (one-hot up to 20 categories, embedding above)"
+    )
+
+    @field_validator("hidden_units")
+    @classmethod
+    def _positive_units(cls, units: list[int]) -> list[int]:
+        if any(u <= 0 for u in units):
+            raise ValueError("every entry must be a positive number of units")
+        return units
+
+
+class EarlyStoppingConfig(_Section):
+    enabled: bool = Field(True, description="stop when the validation loss stops improving")
+    patience: int = Field(20, ge=1, description="epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
+
+
+class TrainingConfig(_Section):
+    epochs: int = Field(200, ge=1, description="maximum number of passes over the training split")
+    batch_size: int = Field(32, ge=1, description="rows per gradient step")
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field("adam", description="adam | adamw | sgd | rmsprop")
+    learning_rate: float = Field(1e-3, gt=0, description="step size of the optimizer")
+    early_stopping: EarlyStoppingConfig = Field(
+        default_factory=EarlyStoppingConfig, description="early stopping; the best epoch's weights are restored"
+    )
+    checkpoint_every_s: float = Field(
+        10.0, ge=0, description="seconds between checkpoints for --resume (0 = after every epoch)"
+    )
+
+
+class Config(_Section):
+    name: str | None = Field(None, description="run name prefix; null = the data file's name")
+    seed: int = Field(42, description="random seed for the split and the weights (same seed, same run)")
+    problem: ProblemConfig
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
+
+    def data_path(self, base: Path | None = None) -> Path:
+        path = Path(self.data.path).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return path
+
+
+# ----------------------------------------------------------------------------------------------------------- loading
+
+
+def _nearest(key: str, options: list[str]) -> str | None:
+    match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def _section_fields(loc: tuple) -> list[str]:
+    """Valid keys of the section that contains ``loc`` (for 'did you mean')."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe_validation_error(err: ValidationError, source: str) -> ConfigError:
+    lines = []
+    fixes = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        received = e.get("input")
+        if e["type"] == "extra_forbidden":
+            suggestion = _nearest(str(loc[-1]), _section_fields(loc))
+            hint = f" Did you mean '{suggestion}'?" if suggestion else ""
+            valid = ", ".join(_section_fields(loc))
+            lines.append(f"- unknown key '{where}'.{hint} Valid keys here: {valid}.")
+            fixes.append(f"rename '{loc[-1]}' to '{suggestion}'" if suggestion else f"remove '{where}'")
+        elif e["type"] == "missing":
+            lines.append(f"- '{where}' is required but missing.")
+            fixes.append(f"add '{where}'")
+        else:
+            shown = repr(received)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            lines.append(f"- '{where}': received {shown} ({type(received).__name__}); {e['msg']}.")
+            fixes.append(f"correct '{where}'")
+    return ConfigError(
+        f"The config {source} is invalid:\n" + "\n".join(lines),
+        expected="keys and value types as in a config written by `deepwise init` (every option is commented there)",
+        fix="; ".join(dict.fromkeys(fixes)) + ".",
+    )
+
+
+def config_from_dict(raw: Any, source: str = "") -> Config:
+    """Validate a plain dict as a :class:`Config`, raising :class:`ConfigError` with a readable message."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"The config {source} is not a mapping of sections (received {type(raw).__name__}).",
+            expected="YAML with sections such as 'problem:' and 'data:'",
+            fix="start from the file written by `deepwise init DATA --target COL`.",
+        )
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise _describe_validation_error(err, source) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``deepwise.yaml``. Relative data paths are resolved against the config's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"The config file '{path}' does not exist.",
+            expected="a YAML config file or a data file (CSV/TSV/Parquet)",
+            fix="create one with `deepwise init DATA --target COL`, or check the path.",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"The config '{path}' is not valid YAML: {err}",
+            expected="a YAML mapping (no Python tags; safe YAML only)",
+            fix="correct the line shown above.",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"The config '{path}' is not UTF-8 text.", expected="a UTF-8 YAML file", fix="save it as UTF-8."
+        ) from None
+    config = config_from_dict(raw, f"'{path}'")
+    data_path = Path(config.data.path).expanduser()
+    if not data_path.is_absolute():
+        config.data.path = str((path.parent / data_path).resolve())
+    return config
+
+
+# ----------------------------------------------------------------------------------------------------------- writing
+
+
+def _yaml_value(name: str, value: Any) -> str:
+    return yaml.safe_dump(
+        {name: value}, default_flow_style=None, sort_keys=False, allow_unicode=True, width=100
+    ).rstrip()
+
+
+def to_yaml(model: BaseModel, indent: int = 0, notes: dict[str, str] | None = None, prefix: str = "") -> str:
+    """Write a config (or section) as YAML with every option spelled out and commented."""
+    notes = notes or {}
+    pad = " " * indent
+    lines: list[str] = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        key = f"{prefix}{name}"
+        if field.description:
+            lines.append(f"{pad}# {field.description}")
+        for note in notes.get(key, "").splitlines():
+            lines.append(f"{pad}# {note}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{pad}{name}:")
+            lines.append(to_yaml(value, indent + 2, notes, prefix=f"{key}."))
+        else:
+            lines.extend(pad + line for line in _yaml_value(name, value).splitlines())
+    return "\n".join(lines)
+
+
+def dump_config(config: Config, notes: dict[str, str] | None = None, header: str = "") -> str:
+    head = "".join(f"# {line}\n" for line in header.splitlines())
+    return head + to_yaml(config, notes=notes) + "\n"

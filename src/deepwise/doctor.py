@@ -1,0 +1,66 @@
+"""``deepwise doctor``: versions, backend, devices, memory, and whether the install is healthy.
+
+Example:
+    >>> report = doctor()
+    >>> report["healthy"]
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from typing import Any
+
+from deepwise.backend import backend_name, keras_module
+
+REQUIRED = ("keras", "numpy", "pandas", "pyarrow", "sklearn", "typer", "rich", "pydantic", "yaml", "h5py")
+
+
+def doctor() -> dict[str, Any]:
+    """Check the installation; returns a report with ``healthy`` and a list of ``problems``."""
+    problems: list[str] = []
+    versions: dict[str, str] = {}
+    for name in REQUIRED:
+        try:
+            module = importlib.import_module(name)
+            versions[name] = getattr(module, "__version__", "?")
+        except Exception as err:  # an install problem is what doctor reports, whatever it is
+            problems.append(f"cannot import {name}: {err}")
+    devices: list[str] = []
+    backend = backend_name()
+    try:
+        keras = keras_module()
+        if keras.backend.backend() != backend:
+            problems.append(f"Keras runs on {keras.backend.backend()} but KERAS_BACKEND says {backend}")
+        if backend == "jax":
+            import jax
+
+            versions["jax"] = jax.__version__
+            devices = [str(d) for d in jax.devices()]
+        start = time.perf_counter()
+        import numpy as np
+
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.ones((8, 4), "float32"), np.ones((8, 3), "float32"), epochs=1, verbose=0)
+        smoke_s = time.perf_counter() - start
+    except Exception as err:  # report, do not crash: this is the diagnostic command
+        problems.append(f"Keras smoke test failed: {err}")
+        smoke_s = None
+    memory_gb = None
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "healthy": not problems,
+        "problems": problems,
+        "backend": backend,
+        "devices": devices,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "versions": versions,
+        "smoke_test_s": None if smoke_s is None else round(smoke_s, 2),
+    }

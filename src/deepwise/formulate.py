@@ -1,0 +1,194 @@
+"""Steps 1-2: formulate the problem and identify inputs and outputs (``deepwise init``).
+
+Reads the data, infers the task from the target, chooses the inputs (dropping ID-like and constant columns, with
+the reason), and resolves a config in which every default is spelled out.
+
+Example:
+    >>> problem = formulate("penguins.csv", target="species")
+    >>> problem.config.problem.task
+    'multiclass'
+    >>> problem.write("deepwise.yaml")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from deepwise.config import Config, DataConfig, ProblemConfig, dump_config
+from deepwise.data.schema import ColumnChoice, check_numeric_junk, choose_inputs, infer_task, is_numeric
+from deepwise.data.tables import read_table
+from deepwise.errors import ConfigError, DataError
+from deepwise.runs import atomic_write_text
+from deepwise.tasks import TASKS
+
+
+@dataclass
+class Problem:
+    """A resolved problem: the config plus the reasons behind each inferred choice."""
+
+    config: Config
+    frame: pd.DataFrame
+    task_reason: str
+    columns: list[ColumnChoice]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.config.data.inputs or [])
+
+    @property
+    def dropped(self) -> list[ColumnChoice]:
+        return [c for c in self.columns if not c.used]
+
+    def explain(self) -> list[str]:
+        """Plain-language lines on what was chosen and why."""
+        task = TASKS[self.config.problem.task]
+        lines = [f"Task: {task.name}. {self.task_reason}"]
+        n_cat = len(self.config.data.categorical or [])
+        lines.append(
+            f"Inputs: {len(self.inputs)} column(s), {len(self.inputs) - n_cat} numeric and {n_cat} categorical."
+        )
+        for choice in self.dropped:
+            lines.append(f"Not used: '{choice.name}': {choice.reason}.")
+        lines.append(f"Output layer: {task.why_output}.")
+        lines.append(f"Loss: {task.why_loss}.")
+        lines.append(f"Metrics: {task.why_metrics}.")
+        lines.extend(self.notes)
+        return lines
+
+    def write(self, path: str | Path) -> Path:
+        """Write the config as commented YAML (relative data path when the data sits under the config's folder)."""
+        path = Path(path)
+        config = self.config.model_copy(deep=True)
+        data_path = Path(config.data.path)
+        try:
+            config.data.path = str(data_path.resolve().relative_to(path.resolve().parent))
+        except ValueError:
+            config.data.path = str(data_path.resolve())
+        notes = {
+            "problem.task": self.task_reason,
+            "data.inputs": "\n".join(f"'{c.name}' is not used: {c.reason}" for c in self.dropped),
+        }
+        header = (
+            "deepwise config written by `deepwise init`. Every option is spelled out with its default;\n"
+            f"edit what you need and run `deepwise train {path.name}`."
+        )
+        atomic_write_text(path, dump_config(config, notes=notes, header=header))
+        return path
+
+
+def formulate(data: str | Path | Config, target: str | None = None) -> Problem:
+    """Resolve task and inputs for a data file (with ``target``) or for a config (explicit choices are kept)."""
+    if isinstance(data, Config):
+        config = data.model_copy(deep=True)
+    else:
+        if not target:
+            raise ConfigError(
+                f"No target column given for '{data}'.",
+                expected="the name of the column to predict",
+                fix="pass --target COLUMN (e.g. --target species).",
+            )
+        config = Config(problem=ProblemConfig(target=target), data=DataConfig(path=str(Path(data).resolve())))
+    df = read_table(config.data.path, config.data.na_values)
+    return resolve(config, df)
+
+
+def resolve(config: Config, df: pd.DataFrame) -> Problem:
+    """Fill in the task, inputs and categorical columns of ``config`` from the data (explicit values win)."""
+    target = config.problem.target
+    notes: list[str] = []
+    if target not in df.columns:
+        from difflib import get_close_matches
+
+        close = get_close_matches(target, list(df.columns), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise DataError(
+            f"The target column '{target}' is not in the data.{hint}",
+            expected="one of the columns: " + ", ".join(map(str, df.columns[:30])),
+            fix=f"pass the right column name with --target (or problem.target in the config).{hint}",
+        )
+    n_missing_target = int(df[target].isna().sum())
+    if n_missing_target:
+        notes.append(f"{n_missing_target} row(s) have no '{target}' value and are left out (nothing to learn from).")
+        df = df[df[target].notna()].reset_index(drop=True)
+    if config.problem.task == "auto":
+        task, reason = infer_task(df[target])
+    else:
+        task, reason = config.problem.task, f"set in the config (problem.task: {config.problem.task})."
+        if task == "regression" and not is_numeric(df[target]):
+            check_numeric_junk(df, [target])
+            raise DataError(
+                f"problem.task is regression but the target '{target}' is not numeric.",
+                expected="numbers in the target column for regression",
+                fix="set problem.task: auto (or multiclass/binary), or clean the target column.",
+            )
+        infer_task(df[target])  # single-class and empty targets are errors whatever the task
+    if config.problem.task == "regression" or task == "regression":
+        check_numeric_junk(df, [target])
+
+    explicit_categorical = config.data.categorical
+    if config.data.inputs is not None:
+        missing = [c for c in config.data.inputs if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"data.inputs names column(s) that are not in the data: {', '.join(missing)}.",
+                expected="columns of the data file: " + ", ".join(map(str, df.columns[:30])),
+                fix="correct the names in data.inputs, or set it to null to use every column.",
+            )
+        if target in config.data.inputs:
+            raise ConfigError(
+                f"The target '{target}' is also listed in data.inputs.",
+                expected="inputs that do not include the column to predict",
+                fix=f"remove '{target}' from data.inputs.",
+            )
+        empty = [c for c in config.data.inputs if df[c].isna().all()]
+        if empty:
+            raise DataError(
+                f"Input column(s) {', '.join(empty)} have no values at all (every cell is missing).",
+                expected="inputs with values in most rows",
+                fix="remove them from data.inputs, or fill them in.",
+            )
+        columns = [
+            c
+            for c in choose_inputs(df, target, config.data.exclude, explicit_categorical)
+            if c.name in config.data.inputs
+        ]
+        for c in columns:
+            c.used, c.reason = True, c.kind
+        inputs = list(config.data.inputs)
+        kinds = {c.name: c.kind for c in columns}
+    else:
+        columns = choose_inputs(df, target, config.data.exclude, explicit_categorical)
+        inputs = [c.name for c in columns if c.used]
+        kinds = {c.name: c.kind for c in columns}
+        if not inputs:
+            raise DataError(
+                f"No usable input columns: every column besides '{target}' was set aside "
+                f"({'; '.join(f'{c.name}: {c.reason}' for c in columns) or 'there are none'}).",
+                expected="at least one input column with varying values",
+                fix="add input columns to the data, or list them explicitly in data.inputs.",
+            )
+    categorical = (
+        explicit_categorical
+        if explicit_categorical is not None
+        else [c for c in inputs if kinds.get(c) == "categorical"]
+    )
+    unknown = [c for c in categorical if c not in inputs]
+    if unknown:
+        raise ConfigError(
+            f"data.categorical names column(s) that are not inputs: {', '.join(unknown)}.",
+            expected="a subset of data.inputs",
+            fix="remove them from data.categorical or add them to data.inputs.",
+        )
+    # Text columns that are really numbers with a few junk cells are an error, not a category.
+    if explicit_categorical is None:
+        check_numeric_junk(df, categorical)
+    check_numeric_junk(df, [c for c in inputs if c not in categorical])
+
+    config.problem.task = task
+    config.data.inputs = inputs
+    config.data.categorical = categorical
+    return Problem(config=config, frame=df, task_reason=reason, columns=columns, notes=notes)

@@ -1,0 +1,162 @@
+"""Step 8: load a run and predict on new rows (and re-measure it on labelled data).
+
+Example:
+    >>> run = load_run("runs/penguins-20260101-120000")
+    >>> run.predict(new_rows)[["prediction", "proba_Adelie"]]
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepwise.backend import keras_module
+from deepwise.config import Config, load_config
+from deepwise.data.tables import fingerprint, read_table
+from deepwise.errors import DataError, RunError
+from deepwise.evaluate import class_probabilities, headline, score
+from deepwise.prepare.tabular import TabularPreprocessor
+from deepwise.runs import CONFIG, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
+
+
+class Run:
+    """A complete run directory: its config, metrics and history, and the model to predict with."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest = check_run_dir(self.path)
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}')"
+
+    def _repr_html_(self) -> str:
+        test = self.metrics.get("test", {})
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in test.items() if isinstance(v, float)
+        )
+        return (
+            f"<b>deepwise run</b> <code>{html.escape(str(self.path))}</code> · task {html.escape(self.task)}"
+            f"<table><tr><th>test metric</th><th>value</th></tr>{rows}</table>"
+        )
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.path / CONFIG)
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        return read_json(self.path / METRICS)
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        return pd.read_csv(self.path / HISTORY)
+
+    @cached_property
+    def preprocessor(self) -> TabularPreprocessor:
+        return TabularPreprocessor.load(self.path / PREPROCESSING)
+
+    @property
+    def task(self) -> str:
+        return self.metrics["task"]
+
+    @cached_property
+    def model(self):
+        """The Keras model, loaded in safe mode (no arbitrary code from the file)."""
+        keras = keras_module()
+        try:
+            return keras.saving.load_model(self.path / MODEL, safe_mode=True, compile=False)
+        except Exception as err:  # Keras raises ValueError/TypeError for unsafe or damaged files
+            raise RunError(
+                f"The model file '{self.path / MODEL}' could not be loaded safely: {err}",
+                expected="a model.keras written by deepwise (plain Keras layers, no Lambda code)",
+                fix="retrain the run; do not load model files from untrusted sources.",
+            ) from None
+
+    # -------------------------------------------------------------------------------------------- predicting
+    def _raw_output(self, df: pd.DataFrame) -> np.ndarray:
+        arrays = self.preprocessor.transform(df)
+        from deepwise.train import model_input
+
+        return np.asarray(self.model.predict(model_input(arrays), verbose=0, batch_size=1024))
+
+    def predict(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        """Predictions for raw rows, in the same order (and with the same index) as the input.
+
+        Classification: ``prediction`` (the class) and ``proba_<class>`` per class; regression: ``prediction``.
+        """
+        df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(
+                f"predict() received {type(df).__name__}.",
+                expected="a pandas DataFrame or the path of a CSV/TSV/Parquet file",
+                fix="pass pd.DataFrame(rows) or a file path.",
+            )
+        if len(df) == 0:
+            raise DataError("There are no rows to predict.", expected="at least one row", fix="check the input.")
+        output = self._raw_output(df)
+        result = pd.DataFrame(index=df.index)
+        if self.task == "regression":
+            result["prediction"] = output.reshape(-1)
+            return result
+        classes = self.preprocessor.classes_
+        proba = class_probabilities(self.task, output)
+        result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
+        for i, c in enumerate(classes):
+            result[f"proba_{c}"] = proba[:, i]
+        return result
+
+    def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:
+        """Metrics on labelled data, or (no data) on this run's held-out test split, re-measured."""
+        target = self.config.problem.target
+        if data is None:
+            df = self._test_split()
+        else:
+            df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
+            if target not in df.columns:
+                raise DataError(
+                    f"The labelled data has no target column '{target}'.",
+                    expected=f"the inputs and the target column '{target}'",
+                    fix=f"add '{target}', or use `deepwise predict` for unlabelled rows.",
+                )
+            df = df[df[target].notna()]
+        y = self.preprocessor.transform_target(df[target])
+        scores = score(self.task, y, self._raw_output(df), self.preprocessor.classes_)
+        return scores
+
+    def _test_split(self) -> pd.DataFrame:
+        from deepwise.train import prepare
+
+        cfg = self.config
+        path = Path(cfg.data.path)
+        expected = self.manifest["data"]["fingerprint"]
+        if not path.is_file() or f"sha256:{fingerprint(path)}" != expected:
+            raise DataError(
+                f"The training data '{path}' is missing or changed since this run, so its test split cannot be "
+                "rebuilt.",
+                expected=f"the original file (fingerprint {expected[:19]}...)",
+                fix="pass labelled data explicitly: `deepwise evaluate RUN labelled.csv`.",
+            )
+        data = prepare(cfg)
+        return data.frame("test")
+
+    def headline(self) -> str:
+        return headline(self.task, self.metrics["test"])
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a complete run directory.
+
+    Example:
+        >>> run = deepwise.load_run("runs/penguins-20260101-120000")
+    """
+    return Run(path)
+
+
+def predict(run: str | Path | Run, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Shortcut for ``load_run(run).predict(data)``."""
+    return (run if isinstance(run, Run) else Run(run)).predict(data)

@@ -1,0 +1,279 @@
+"""Fitted preprocessing for tables, with its learned state in JSON (no pickle).
+
+Numeric columns: missing values imputed with the training median (plus a "was missing" indicator when training
+had gaps), then standardized with the training mean and standard deviation. Categorical columns: a vocabulary
+learned on the training split; index 0 is the "unknown" bucket (categories never seen in training), index 1 is
+"missing"; encoded one-hot (few categories) or as integer indices for an embedding layer (many categories).
+
+Example:
+    >>> prep = TabularPreprocessor(numeric=["bill_length_mm"], categorical=["island"]).fit(train_df)
+    >>> arrays = prep.transform(new_df)       # {"features": float32 [n, d]}
+    >>> TabularPreprocessor.from_dict(prep.to_dict()).transform(new_df)["features"].shape == arrays["features"].shape
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepwise.errors import DataError
+
+UNKNOWN, MISSING = 0, 1
+FEATURES = "features"
+EMBEDDING_PREFIX = "cat__"
+
+
+def _category_strings(col: pd.Series) -> pd.Series:
+    """Normalize category values to strings so that 1, 1.0 and '1' are the same category."""
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+
+        def fmt(v: Any) -> Any:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return np.nan
+            if isinstance(v, (float, np.floating)) and float(v).is_integer():
+                return str(int(v))
+            return str(v)
+
+        return col.astype(object).map(fmt)
+    out = col.astype(object).where(col.notna(), np.nan)
+    return out.map(lambda v: v if not isinstance(v, str) else v.strip())
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return int(v) if float(v).is_integer() else float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+class TabularPreprocessor:
+    """Learn column statistics and vocabularies on the training split; turn raw rows into model arrays."""
+
+    def __init__(
+        self,
+        numeric: list[str],
+        categorical: list[str],
+        target: str | None = None,
+        task: str | None = None,
+        encoding: str = "auto",
+        max_one_hot: int = 20,
+        max_categories: int = 1000,
+    ):
+        self.numeric = list(numeric)
+        self.categorical = list(categorical)
+        self.target = target
+        self.task = task
+        self.encoding = encoding
+        self.max_one_hot = max_one_hot
+        self.max_categories = max_categories
+
+    # ---------------------------------------------------------------------------------------------------- fitting
+    def fit(self, df: pd.DataFrame) -> TabularPreprocessor:
+        self.check_columns(df)
+        self.numeric_stats_: dict[str, dict[str, float]] = {}
+        for name in self.numeric:
+            values = self._numeric_column(df, name)
+            present = values[np.isfinite(values)]
+            if present.size == 0:
+                raise DataError(
+                    f"The numeric input '{name}' has no values in the training split (all missing).",
+                    expected="numbers in most rows of every input column",
+                    fix=f"fill in '{name}', or remove it from data.inputs (or add it to data.exclude).",
+                )
+            median = float(np.median(present))
+            std = float(np.std(present))
+            self.numeric_stats_[name] = {
+                "median": median,
+                "mean": float(np.mean(present)),
+                "std": std if std > 1e-12 else 1.0,
+                "min": float(np.min(present)),
+                "max": float(np.max(present)),
+                "missing_indicator": bool(present.size < values.size),
+            }
+        self.vocabularies_: dict[str, list[str]] = {}
+        self.encodings_: dict[str, str] = {}
+        for name in self.categorical:
+            counts = _category_strings(df[name]).dropna().value_counts()
+            counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+            vocab = [str(v) for v in counts.index[: self.max_categories]]
+            self.vocabularies_[name] = vocab
+            enc = self.encoding
+            if enc == "auto":
+                enc = "one_hot" if len(vocab) <= self.max_one_hot else "embedding"
+            self.encodings_[name] = enc
+        if self.target is not None and self.task is not None:
+            self._fit_target(df[self.target])
+        self.feature_names_ = self._feature_names()
+        return self
+
+    def _fit_target(self, y: pd.Series) -> None:
+        y = y.dropna()
+        if self.task == "regression":
+            values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+            self.target_stats_ = {"mean": float(np.nanmean(values)), "std": float(np.nanstd(values)) or 1.0}
+            self.classes_ = None
+        else:
+            self.classes_ = sorted({_json_value(v) for v in y.tolist()}, key=lambda v: (str(type(v)), v))
+            self.target_stats_ = None
+
+    def _feature_names(self) -> list[str]:
+        names: list[str] = []
+        for name in self.numeric:
+            names.append(name)
+            if self.numeric_stats_[name]["missing_indicator"]:
+                names.append(f"{name}__missing")
+        for name in self.categorical:
+            if self.encodings_[name] == "one_hot":
+                names += [f"{name}=<unknown>", f"{name}=<missing>"]
+                names += [f"{name}={v}" for v in self.vocabularies_[name]]
+        return names
+
+    # ---------------------------------------------------------------------------------------------- transforming
+    @property
+    def columns(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def check_columns(self, df: pd.DataFrame) -> None:
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"The data lacks {len(missing)} input column(s) the model needs: {', '.join(missing)}.",
+                expected="every input column used in training: " + ", ".join(self.columns),
+                fix="add the missing columns (extra columns are fine and ignored) or check their spelling.",
+            )
+
+    @staticmethod
+    def _numeric_column(df: pd.DataFrame, name: str) -> np.ndarray:
+        values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        values[~np.isfinite(values)] = np.nan
+        return values
+
+    def category_indices(self, df: pd.DataFrame, name: str) -> np.ndarray:
+        """Vocabulary index per row: 0 unknown, 1 missing, 2.. the training categories."""
+        lookup = {v: i + 2 for i, v in enumerate(self.vocabularies_[name])}
+        values = _category_strings(df[name])
+        idx = values.map(lambda v: lookup.get(v, UNKNOWN)).to_numpy(dtype=np.int32)
+        idx[values.isna().to_numpy()] = MISSING
+        return idx
+
+    def input_specs(self) -> dict[str, dict[str, Any]]:
+        """Model inputs: name -> {"shape": ..., "dtype": ..., "vocab_size": ...}."""
+        specs: dict[str, dict[str, Any]] = {FEATURES: {"shape": (len(self.feature_names_),), "dtype": "float32"}}
+        for name in self.categorical:
+            if self.encodings_[name] == "embedding":
+                specs[EMBEDDING_PREFIX + name] = {
+                    "shape": (1,),
+                    "dtype": "int32",
+                    "vocab_size": len(self.vocabularies_[name]) + 2,
+                }
+        return specs
+
+    def transform(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw rows -> ``{"features": float32 [n, d], "cat__<col>": int32 [n, 1], ...}``."""
+        self.check_columns(df)
+        n = len(df)
+        blocks: list[np.ndarray] = []
+        for name in self.numeric:
+            stats = self.numeric_stats_[name]
+            values = self._numeric_column(df, name)
+            missing = np.isnan(values)
+            values = np.where(missing, stats["median"], values)
+            blocks.append(((values - stats["mean"]) / stats["std"]).reshape(n, 1))
+            if stats["missing_indicator"]:
+                blocks.append(missing.astype(np.float64).reshape(n, 1))
+        arrays: dict[str, np.ndarray] = {}
+        for name in self.categorical:
+            idx = self.category_indices(df, name)
+            if self.encodings_[name] == "one_hot":
+                onehot = np.zeros((n, len(self.vocabularies_[name]) + 2))
+                onehot[np.arange(n), idx] = 1.0
+                blocks.append(onehot)
+            else:
+                arrays[EMBEDDING_PREFIX + name] = idx.reshape(n, 1)
+        features = np.hstack(blocks) if blocks else np.zeros((n, 0))
+        arrays = {FEATURES: features.astype(np.float32), **arrays}
+        return arrays
+
+    def transform_flat(self, df: pd.DataFrame) -> np.ndarray:
+        """One float matrix (embedding columns as one-hot of their top categories): input for baselines."""
+        arrays = self.transform(df)
+        blocks = [arrays[FEATURES]]
+        for name in self.categorical:
+            if self.encodings_[name] == "embedding":
+                idx = arrays[EMBEDDING_PREFIX + name][:, 0]
+                top = min(len(self.vocabularies_[name]) + 2, 64)
+                onehot = np.zeros((len(idx), top), dtype=np.float32)
+                onehot[np.arange(len(idx)), np.minimum(idx, top - 1)] = 1.0
+                blocks.append(onehot)
+        return np.hstack(blocks)
+
+    def transform_target(self, y: pd.Series) -> np.ndarray:
+        if self.task == "regression":
+            values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=np.float32)
+            return values
+        lookup = {str(c): i for i, c in enumerate(self.classes_)}
+        normalized = y.map(lambda v: str(_json_value(v)))
+        unknown = ~normalized.isin(list(lookup))
+        if unknown.any():
+            seen = sorted(set(normalized[unknown]))[:5]
+            raise DataError(
+                f"The target column '{self.target}' holds classes the model never saw in training: {seen}.",
+                expected="only the training classes: " + ", ".join(map(str, self.classes_)),
+                fix="drop those rows, or train a new model that includes these classes.",
+            )
+        dtype = np.float32 if self.task == "binary" else np.int32
+        return normalized.map(lookup).to_numpy(dtype=dtype)
+
+    # ----------------------------------------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "deepwise.tabular/1",
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "target": self.target,
+            "task": self.task,
+            "encoding": self.encoding,
+            "max_one_hot": self.max_one_hot,
+            "max_categories": self.max_categories,
+            "numeric_stats": self.numeric_stats_,
+            "vocabularies": self.vocabularies_,
+            "encodings": self.encodings_,
+            "classes": getattr(self, "classes_", None),
+            "target_stats": getattr(self, "target_stats_", None),
+            "feature_names": self.feature_names_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> TabularPreprocessor:
+        prep = cls(
+            numeric=state["numeric"],
+            categorical=state["categorical"],
+            target=state["target"],
+            task=state["task"],
+            encoding=state["encoding"],
+            max_one_hot=state["max_one_hot"],
+            max_categories=state["max_categories"],
+        )
+        prep.numeric_stats_ = state["numeric_stats"]
+        prep.vocabularies_ = state["vocabularies"]
+        prep.encodings_ = state["encodings"]
+        prep.classes_ = state["classes"]
+        prep.target_stats_ = state["target_stats"]
+        prep.feature_names_ = state["feature_names"]
+        return prep
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TabularPreprocessor:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

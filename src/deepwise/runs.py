@@ -1,0 +1,227 @@
+"""The run directory: layout, manifest, atomic writes and loading.
+
+A run is ``runs/<name>-<YYYYMMDD-HHMMSS>/`` holding config.yaml, model.keras, preprocessing.json, metrics.json,
+history.csv, manifest.json and checkpoints/. Every file is written to a temporary name and renamed, and
+``manifest.json`` says ``"status": "complete"`` only once everything else is in place.
+
+Example:
+    >>> run_dir = create_run_dir("runs", "penguins")
+    >>> write_json(run_dir / "metrics.json", {"task": "multiclass"})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from deepwise.errors import RunError
+
+CONFIG = "config.yaml"
+MODEL = "model.keras"
+PREPROCESSING = "preprocessing.json"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+MANIFEST = "manifest.json"
+CHECKPOINTS = "checkpoints"
+REQUIRED = (CONFIG, MODEL, PREPROCESSING, METRICS, HISTORY, MANIFEST)
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+STATUS_INTERRUPTED = "interrupted"
+STATUS_FAILED = "failed"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "run"
+
+
+def create_run_dir(runs_dir: str | Path, name: str, run_dir: str | Path | None = None) -> Path:
+    """Create a new, empty run directory; never reuses an existing one."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.exists():
+            raise RunError(
+                f"The run directory '{path}' already exists; deepwise never overwrites a run.",
+                expected="a path that does not exist yet",
+                fix="choose another --run-dir, delete the old run yourself, or continue it with --resume.",
+            )
+        _mkdir(path.parent, parents=True)
+        _mkdir(path)
+        return path
+    base = Path(runs_dir)
+    _mkdir(base, parents=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = f"{_slug(name)}-{stamp}"
+    for attempt in range(1000):
+        path = base / (stem if attempt == 0 else f"{stem}-{attempt + 1}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"Could not create a new run directory in '{base}'.", fix="clean up old runs.")
+
+
+def _mkdir(path: Path, parents: bool = False) -> None:
+    try:
+        path.mkdir(parents=parents, exist_ok=parents)
+    except OSError as err:
+        raise RunError(
+            f"Cannot create the folder '{path}': {err.strerror or err}.",
+            expected="a writable location for runs",
+            fix="choose another --runs-dir / --run-dir, or free disk space / fix permissions.",
+        ) from None
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def save_model(model, path: str | Path) -> None:
+    """Save a Keras model atomically (Keras wants the name to end in .keras)."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware, for the manifest."""
+    import keras
+    import numpy
+    import pandas
+    import sklearn
+
+    from deepwise import __version__
+
+    versions = {
+        "deepwise": __version__,
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    if versions["backend"] == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+    return {
+        "versions": versions,
+        "hardware": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "memory_gb": _memory_gb(),
+        },
+        "command": " ".join(sys.argv),
+    }
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Timer:
+    """Collects named wall-clock timings for the manifest."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = round(timer.timings.get(name, 0.0) + time.perf_counter() - self.start, 3)
+
+        return _Span()
+
+
+def check_run_dir(path: str | Path, require_complete: bool = True) -> dict[str, Any]:
+    """Return the manifest of a run, raising a clear error if it is missing or incomplete."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not path.is_dir() or not manifest_path.is_file():
+        raise RunError(
+            f"'{path}' is not a deepwise run (no {MANIFEST}).",
+            expected="a run directory written by `deepwise train`, e.g. runs/penguins-20260101-120000",
+            fix="list your runs with `ls runs/` and pass one of them.",
+        )
+    try:
+        manifest = read_json(manifest_path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RunError(f"The manifest of '{path}' is damaged: {err}.", fix="retrain the run.") from None
+    if require_complete and manifest.get("status") != STATUS_COMPLETE:
+        status = manifest.get("status", "unknown")
+        raise RunError(
+            f"The run '{path}' is not complete (status: {status}).",
+            expected="a run whose manifest says status: complete",
+            fix=f"continue it with `deepwise train --resume {path}`, or use another run.",
+        )
+    missing = [f for f in REQUIRED if not (path / f).is_file()]
+    if require_complete and missing:
+        raise RunError(
+            f"The run '{path}' says it is complete but lacks {', '.join(missing)}.",
+            fix="the run was changed by hand or damaged; retrain it.",
+        )
+    return manifest

@@ -1,0 +1,541 @@
+"""Steps 3-6: prepare the data, build and train the network, evaluate it once on the test split, save the run.
+
+Example:
+    >>> run = train("examples/penguins/penguins.csv", target="species")
+    >>> run.metrics["test"]["accuracy"]
+    0.98...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from deepwise.backend import keras_module
+from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
+from deepwise.data.tables import fingerprint, is_table_path
+from deepwise.errors import ConfigError, RunError
+from deepwise.evaluate import headline, score
+from deepwise.formulate import Problem, formulate
+from deepwise.models.mlp import build_mlp, describe_model
+from deepwise.prepare.split import split_indices
+from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
+from deepwise.runs import (
+    CHECKPOINTS,
+    CONFIG,
+    HISTORY,
+    MANIFEST,
+    METRICS,
+    MODEL,
+    PREPROCESSING,
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    Timer,
+    atomic_write_bytes,
+    atomic_write_text,
+    create_run_dir,
+    environment,
+    read_json,
+    save_model,
+    utc_now,
+    write_json,
+)
+from deepwise.tasks import TASKS, TaskSpec
+
+CHECKPOINT_FILE = "state.npz"
+
+
+# --------------------------------------------------------------------------------------------------- data for a run
+
+
+@dataclass
+class PreparedData:
+    """Everything the network, the baselines and the evaluation share: one split, one fitted preprocessing."""
+
+    problem: Problem
+    task: TaskSpec
+    prep: TabularPreprocessor
+    splits: dict[str, np.ndarray]
+    x: dict[str, dict[str, np.ndarray]]
+    y: dict[str, np.ndarray]
+    fingerprint: str
+
+    @property
+    def config(self) -> Config:
+        return self.problem.config
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.prep.classes_) if self.task.is_classification else 1
+
+    def frame(self, split: str) -> pd.DataFrame:
+        return self.problem.frame.iloc[self.splits[split]]
+
+
+def model_input(arrays: dict[str, np.ndarray]):
+    """Keras input for the arrays of :meth:`TabularPreprocessor.transform` (a bare array when there is one)."""
+    return arrays[FEATURES] if list(arrays) == [FEATURES] else arrays
+
+
+def resolve_config(config: str | Path | Config | dict, target: str | None = None) -> Config:
+    """A Config from a YAML path, a data path (with ``target``), a dict, or a Config."""
+    if isinstance(config, Config):
+        return config.model_copy(deep=True)
+    if isinstance(config, dict):
+        return config_from_dict(config, "(dict)")
+    path = Path(config)
+    if is_table_path(path):
+        if not target:
+            raise ConfigError(
+                f"'{path}' is a data file, so the target column is needed.",
+                expected="deepwise train DATA --target COLUMN, or deepwise train CONFIG.yaml",
+                fix=f"add --target COLUMN, or write a config with `deepwise init {path} --target COLUMN`.",
+            )
+        return Config(problem=ProblemConfig(target=target), data=DataConfig(path=str(path.resolve())))
+    if target:
+        raise ConfigError(
+            "--target is only for data files; a config names its target in problem.target.",
+            fix="drop --target, or edit problem.target in the config.",
+        )
+    return load_config(path)
+
+
+def prepare(config: Config) -> PreparedData:
+    """Read, resolve, split and preprocess (fitted on the training split only)."""
+    problem = formulate(config)
+    cfg = problem.config
+    task = TASKS[cfg.problem.task]
+    df = problem.frame
+    target = df[cfg.problem.target]
+    splits = split_indices(
+        target, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+    )
+    inputs = cfg.data.inputs or []
+    categorical = cfg.data.categorical or []
+    prep = TabularPreprocessor(
+        numeric=[c for c in inputs if c not in categorical],
+        categorical=categorical,
+        target=cfg.problem.target,
+        task=task.name,
+        encoding=cfg.model.categorical_encoding,
+    ).fit(df.iloc[splits["train"]])
+    x = {name: prep.transform(df.iloc[idx]) for name, idx in splits.items()}
+    y = {name: prep.transform_target(target.iloc[idx]) for name, idx in splits.items()}
+    return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path))
+
+
+# ----------------------------------------------------------------------------------------------------- the network
+
+
+def build_model(data: PreparedData):
+    """Build and compile the network for the prepared data."""
+    keras = keras_module()
+    cfg = data.config
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_mlp(
+        data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
+    )
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    model.compile(
+        optimizer=optimizers[cfg.training.optimizer](learning_rate=cfg.training.learning_rate),
+        loss=data.task.loss,
+        metrics=list(data.task.keras_metrics),
+    )
+    return model
+
+
+def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float, float]:
+    """Time a few real training steps, then put weights and optimizer state back as they were.
+
+    Returns (seconds for the first step, which includes compilation; seconds per later step). The compiled
+    step is kept, so the probe costs only a few steps of training time.
+    """
+    model.optimizer.build(model.trainable_variables)
+    weights = model.get_weights()
+    opt_state = [np.array(v.numpy()) for v in model.optimizer.variables]
+    n = len(y)
+    batch = min(batch_size, n)
+
+    def take(arr):
+        return arr[:batch]
+
+    xb = {k: take(v) for k, v in x.items()} if isinstance(x, dict) else take(x)
+    yb = take(y)
+    start = time.perf_counter()
+    model.train_on_batch(xb, yb)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(xb, yb)
+    per_step = (time.perf_counter() - start) / steps
+    model.set_weights(weights)
+    for var, value in zip(model.optimizer.variables, opt_state, strict=True):
+        var.assign(value)
+    model.reset_metrics()
+    return first, per_step
+
+
+def _callbacks_module():
+    keras = keras_module()
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """Keras' EarlyStopping whose state can be carried across an interruption."""
+
+        def __init__(self, resume_state: dict[str, Any] | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.resume_state = resume_state
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if self.resume_state:
+                self.wait = self.resume_state["wait"]
+                self.best = self.resume_state["best"]
+                self.best_epoch = self.resume_state["best_epoch"]
+                self.best_weights = self.resume_state.get("best_weights")
+
+        def state(self) -> dict[str, Any]:
+            return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}
+
+    class RunRecorder(keras.callbacks.Callback):
+        """Records history rows, prints progress and writes checkpoints for ``--resume``."""
+
+        def __init__(self, run_dir: Path, epochs: int, every_s: float, history: list[dict], console, stopper):
+            super().__init__()
+            self.run_dir = run_dir
+            self.epochs = epochs
+            self.every_s = every_s
+            self.rows = history
+            self.console = console
+            self.stopper = stopper
+            self.last_save = time.monotonic()
+            self.epoch_start = 0.0
+            self.progress = None
+            self.task_id = None
+
+        def on_train_begin(self, logs=None):
+            if self.console is not None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
+
+                self.progress = Progress(
+                    TextColumn("[bold]epoch"),
+                    MofNCompleteColumn(),
+                    BarColumn(),
+                    TimeElapsedColumn(),
+                    TextColumn("{task.description}"),
+                    console=self.console,
+                    transient=False,
+                )
+                self.progress.start()
+                self.task_id = self.progress.add_task("", total=self.epochs, completed=len(self.rows))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            row["seconds"] = round(time.perf_counter() - self.epoch_start, 4)
+            self.rows.append(row)
+            if self.progress is not None:
+                shown = " ".join(
+                    f"{k} {v:.4g}" for k, v in row.items() if k in ("loss", "val_loss") or k.startswith("val_")
+                )
+                self.progress.update(self.task_id, completed=epoch + 1, description=shown)
+            if self.every_s == 0 or time.monotonic() - self.last_save >= self.every_s:
+                self.save(epoch + 1)
+
+        def on_train_end(self, logs=None):
+            self.close()
+
+        def close(self):
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+        def save(self, epochs_done: int) -> None:
+            save_checkpoint(self.run_dir, self.model, epochs_done, self.rows, self.stopper)
+            self.last_save = time.monotonic()
+
+    return ResumableEarlyStopping, RunRecorder
+
+
+def save_checkpoint(run_dir: Path, model, epochs_done: int, rows: list[dict], stopper) -> None:
+    """One atomic file with weights, optimizer state, early-stopping state and history."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, w in enumerate(model.get_weights()):
+        arrays[f"w{i}"] = np.asarray(w)
+    for i, v in enumerate(model.optimizer.variables):
+        arrays[f"opt{i}"] = np.asarray(v.numpy())
+    meta: dict[str, Any] = {"epochs_done": epochs_done, "history": rows, "saved_at": utc_now()}
+    if stopper is not None:
+        meta["early_stopping"] = stopper.state()
+        for i, w in enumerate(stopper.best_weights or []):
+            arrays[f"best{i}"] = np.asarray(w)
+    arrays["meta"] = np.array(json.dumps(meta, allow_nan=True))
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(run_dir / CHECKPOINTS / CHECKPOINT_FILE, buffer.getvalue())
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
+    path = run_dir / CHECKPOINTS / CHECKPOINT_FILE
+    if not path.is_file():
+        raise RunError(
+            f"The run '{run_dir}' has no checkpoint to resume from (it stopped before the first one was saved).",
+            expected=f"{CHECKPOINTS}/{CHECKPOINT_FILE} in the run directory",
+            fix="start a new run with `deepwise train` (nothing was learned worth keeping).",
+        )
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+
+        def group(prefix: str) -> list[np.ndarray]:
+            keys = sorted(
+                (k for k in z.files if k.startswith(prefix) and k[len(prefix) :].isdigit()),
+                key=lambda k: int(k[len(prefix) :]),
+            )
+            return [z[k] for k in keys]
+
+        return meta, {"weights": group("w"), "optimizer": group("opt"), "best": group("best")}
+
+
+# ------------------------------------------------------------------------------------------------------- training
+
+
+def _console(verbose: bool, console: Console | None) -> Console | None:
+    if not verbose:
+        return None
+    return console or Console()
+
+
+def train(
+    config: str | Path | Config | dict,
+    *,
+    target: str | None = None,
+    runs_dir: str | Path = "runs",
+    run_dir: str | Path | None = None,
+    verbose: bool = True,
+    console: Console | None = None,
+):
+    """Train a network on the config (or a data file with ``target``) and return the complete :class:`Run`.
+
+    Example:
+        >>> run = deepwise.train("deepwise.yaml")
+        >>> run.metrics["test"]
+    """
+    out = _console(verbose, console)
+    timer = Timer()
+    started = utc_now()
+    cfg = resolve_config(config, target)
+    with timer("prepare"):
+        data = prepare(cfg)
+    cfg = data.config
+    if out:
+        out.print(f"[bold]deepwise[/] · {Path(cfg.data.path).name} · target [bold]{cfg.problem.target}[/]")
+        for line in data.problem.explain():
+            out.print(f"  {line}")
+        out.print(
+            f"  Split (seed {cfg.seed}): {len(data.splits['train'])} train · {len(data.splits['validation'])} "
+            f"validation · {len(data.splits['test'])} test rows; preprocessing fitted on the training rows only."
+        )
+    name = cfg.name or Path(cfg.data.path).stem
+    path = create_run_dir(runs_dir, name, run_dir)
+    (path / CHECKPOINTS).mkdir()
+    manifest = {
+        "status": STATUS_RUNNING,
+        "created": started,
+        "seed": cfg.seed,
+        "task": data.task.name,
+        "data": {
+            "path": cfg.data.path,
+            "fingerprint": f"sha256:{data.fingerprint}",
+            "rows": int(len(data.problem.frame)),
+            "split": {k: int(len(v)) for k, v in data.splits.items()},
+        },
+        **environment(),
+    }
+    write_json(path / MANIFEST, manifest)
+    atomic_write_text(path / CONFIG, dump_config(cfg, header="Resolved config of this run (every default)."))
+    atomic_write_text(path / PREPROCESSING, data.prep.to_json())
+    return _fit_and_finish(path, data, manifest, timer, out, history=[], resume=None)
+
+
+def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None = None):
+    """Continue an interrupted run from its last checkpoint and return the complete :class:`Run`."""
+    out = _console(verbose, console)
+    path = Path(run_dir)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file() or not (path / CONFIG).is_file():
+        raise RunError(
+            f"'{path}' is not a deepwise run that can be resumed (no {MANIFEST} or {CONFIG}).",
+            expected="a run directory written by `deepwise train`",
+            fix="pass the run directory printed when training started.",
+        )
+    manifest = read_json(manifest_path)
+    if manifest.get("status") == STATUS_COMPLETE:
+        raise RunError(
+            f"The run '{path}' is already complete; there is nothing to resume.",
+            fix="train a new run, or use this one with `deepwise predict` / `deepwise evaluate`.",
+        )
+    cfg = load_config(path / CONFIG)
+    meta, saved = load_checkpoint(path)
+    timer = Timer()
+    with timer("prepare"):
+        data = prepare(cfg)
+    if f"sha256:{data.fingerprint}" != manifest["data"]["fingerprint"]:
+        raise RunError(
+            f"The data file '{cfg.data.path}' changed since the run started (its fingerprint differs).",
+            expected="the same data the run was trained on",
+            fix="restore the original file, or start a new run.",
+        )
+    if out:
+        out.print(f"Resuming '{path}' after epoch {meta['epochs_done']} of {cfg.training.epochs}.")
+    manifest["status"] = STATUS_RUNNING
+    manifest.setdefault("resumed", []).append(utc_now())
+    write_json(manifest_path, manifest)
+    return _fit_and_finish(path, data, manifest, timer, out, history=list(meta["history"]), resume=(meta, saved))
+
+
+def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume):
+    cfg = data.config
+    tcfg = cfg.training
+    with timer("build"):
+        model = build_model(data)
+    x_train, y_train = model_input(data.x["train"]), data.y["train"]
+    x_val, y_val = model_input(data.x["validation"]), data.y["validation"]
+    initial_epoch = 0
+    es_state = None
+    if resume is not None:
+        meta, saved = resume
+        model.set_weights(saved["weights"])
+        model.optimizer.build(model.trainable_variables)
+        for var, value in zip(model.optimizer.variables, saved["optimizer"], strict=True):
+            var.assign(value)
+        initial_epoch = int(meta["epochs_done"])
+        if "early_stopping" in meta:
+            es_state = dict(meta["early_stopping"], best_weights=saved["best"] or None)
+    steps_per_epoch = math.ceil(len(y_train) / tcfg.batch_size)
+    if out:
+        out.print(f"  Model: {describe_model(model, cfg.model)}")
+    with timer("probe"):
+        compile_s, step_s = probe_step_time(model, x_train, y_train, tcfg.batch_size)
+    if out:
+        epoch_s = step_s * steps_per_epoch * 1.15  # plus the validation pass
+        remaining = tcfg.epochs - initial_epoch
+        out.print(
+            f"  Parameters: {model.count_params():,} · probe: {step_s * 1000:.1f} ms per step, "
+            f"≈ {epoch_s:.2f} s per epoch of {steps_per_epoch} steps, at most ≈ {epoch_s * remaining:.0f} s for "
+            f"{remaining} epochs (plus {compile_s:.1f} s compilation, done)."
+        )
+    early_stopping_cls, recorder_cls = _callbacks_module()
+    stopper = None
+    callbacks = []
+    if tcfg.early_stopping.enabled:
+        stopper = early_stopping_cls(
+            resume_state=es_state,
+            monitor="val_loss",
+            patience=tcfg.early_stopping.patience,
+            min_delta=tcfg.early_stopping.min_delta,
+            restore_best_weights=True,
+        )
+        callbacks.append(stopper)
+    recorder = recorder_cls(path, tcfg.epochs, tcfg.checkpoint_every_s, history, out, stopper)
+    callbacks.append(recorder)
+    try:
+        with timer("fit"):
+            if initial_epoch < tcfg.epochs:
+                model.fit(
+                    x_train,
+                    y_train,
+                    validation_data=(x_val, y_val),
+                    epochs=tcfg.epochs,
+                    initial_epoch=initial_epoch,
+                    batch_size=tcfg.batch_size,
+                    shuffle=True,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
+            elif stopper is not None and stopper.resume_state and stopper.resume_state.get("best_weights"):
+                model.set_weights(stopper.resume_state["best_weights"])
+    except KeyboardInterrupt:
+        recorder.close()
+        recorder.save(len(history))
+        manifest["status"] = STATUS_INTERRUPTED
+        manifest["timings"] = timer.timings
+        write_json(path / MANIFEST, manifest)
+        raise
+    except Exception:
+        recorder.close()
+        manifest["status"] = STATUS_FAILED
+        write_json(path / MANIFEST, manifest)
+        raise
+    recorder.save(len(history))
+    best_epoch = (stopper.best_epoch + 1) if stopper is not None else len(history)
+    if out:
+        stopped = len(history) < tcfg.epochs
+        out.print(
+            f"  Trained {len(history)} epoch(s)"
+            + (" (early stopping: validation loss stopped improving)" if stopped else "")
+            + f"; best epoch {best_epoch}, whose weights are kept."
+        )
+    with timer("evaluate"):
+        classes = data.prep.classes_
+        validation = score(data.task.name, y_val, model.predict(x_val, verbose=0), classes)
+        test = score(data.task.name, data.y["test"], model.predict(model_input(data.x["test"]), verbose=0), classes)
+    metrics = {
+        "task": data.task.name,
+        "main_metric": data.task.main_metric,
+        "test": test,
+        "validation": validation,
+        "best_epoch": best_epoch,
+        "epochs_trained": len(history),
+    }
+    with timer("save"):
+        save_model(model, path / MODEL)
+        atomic_write_text(path / HISTORY, pd.DataFrame(history).to_csv(index=False))
+        write_json(path / METRICS, _finite(metrics))
+    manifest.update(
+        status=STATUS_COMPLETE,
+        finished=utc_now(),
+        timings=timer.timings,
+        parameters=int(model.count_params()),
+    )
+    write_json(path / MANIFEST, manifest)
+    if out:
+        out.print(f"[bold]Test ({len(data.splits['test'])} rows, measured once):[/] {headline(data.task.name, test)}")
+        out.print(f"Run saved to [bold]{path}[/]")
+    from deepwise.predict import Run
+
+    return Run(path)
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
