@@ -51,7 +51,7 @@ class DataConfig(_Section):
         None, description="input columns; null = every column except the target and the excluded ones"
     )
     categorical: list[str] | None = Field(
-        None, description="inputs to treat as categories; null = text/boolean columns and few-valued integers"
+        None, description="inputs to treat as categories; null = the text and true/false columns"
     )
     exclude: list[str] = Field(default_factory=list, description="columns never used as inputs")
     na_values: list[str] = Field(
@@ -209,9 +209,11 @@ def load_config(path: str | Path) -> Config:
 
 
 def _yaml_value(name: str, value: Any) -> str:
-    return yaml.safe_dump(
-        {name: value}, default_flow_style=None, sort_keys=False, allow_unicode=True, width=100
-    ).rstrip()
+    """``name: value`` with lists in flow style (``[a, b]``) and scalars as plain YAML."""
+    if isinstance(value, list):
+        flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=100).strip()
+        return f"{name}: {flow}"
+    return yaml.safe_dump({name: value}, default_flow_style=False, allow_unicode=True, width=100).rstrip()
 
 
 def to_yaml(model: BaseModel, indent: int = 0, notes: dict[str, str] | None = None, prefix: str = "") -> str:

@@ -25,7 +25,7 @@ def doctor() -> dict[str, Any]:
     for name in REQUIRED:
         try:
             module = importlib.import_module(name)
-            versions[name] = getattr(module, "__version__", "?")
+            versions[name] = getattr(module, "__version__", None) or _dist_version(name)
         except Exception as err:  # an install problem is what doctor reports, whatever it is
             problems.append(f"cannot import {name}: {err}")
     devices: list[str] = []
@@ -64,3 +64,12 @@ def doctor() -> dict[str, Any]:
         "versions": versions,
         "smoke_test_s": None if smoke_s is None else round(smoke_s, 2),
     }
+
+
+def _dist_version(module_name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version({"sklearn": "scikit-learn", "yaml": "pyyaml"}.get(module_name, module_name))
+    except PackageNotFoundError:
+        return "?"

@@ -1,0 +1,84 @@
+"""Shared fixtures: real data sets written to CSV, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+ROOT = Path(__file__).resolve().parents[1]
+PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"
+
+
+def _sklearn_csv(directory: Path, name: str) -> Path:
+    from sklearn import datasets
+
+    frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
+    path = directory / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def penguins_csv() -> Path:
+    return PENGUINS
+
+
+@pytest.fixture(scope="session")
+def wine_csv(data_dir) -> Path:
+    return _sklearn_csv(data_dir, "wine")
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_csv(data_dir) -> Path:
+    return _sklearn_csv(data_dir, "breast_cancer")
+
+
+@pytest.fixture(scope="session")
+def diabetes_csv(data_dir) -> Path:
+    return _sklearn_csv(data_dir, "diabetes")
+
+
+@pytest.fixture(scope="session")
+def penguins_run(tmp_path_factory, penguins_csv):
+    import deepwise
+
+    return deepwise.train(penguins_csv, target="species", runs_dir=tmp_path_factory.mktemp("runs"), verbose=False)
+
+
+class CliResult:
+    def __init__(self, exit_code: int, output: str):
+        self.exit_code = exit_code
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"CliResult(exit_code={self.exit_code}, output={self.output!r})"
+
+
+@pytest.fixture
+def cli():
+    """Run the deepwise CLI in this process; returns exit code and combined output."""
+    from typer.testing import CliRunner
+
+    from deepwise.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str | Path) -> CliResult:
+        result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        return CliResult(result.exit_code, result.output)
+
+    return invoke
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path)
