@@ -94,7 +94,13 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
     if isinstance(config, dict):
         return config_from_dict(config, "(dict)")
     path = Path(config)
-    if is_table_path(path):
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    if target and is_yaml:
+        raise ConfigError(
+            "--target is only for data files; a config names its target in problem.target.",
+            fix="drop --target, or edit problem.target in the config.",
+        )
+    if target or is_table_path(path):
         if not target:
             raise ConfigError(
                 f"'{path}' is a data file, so the target column is needed.",
@@ -102,11 +108,6 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
                 fix=f"add --target COLUMN, or write a config with `deepwise init {path} --target COLUMN`.",
             )
         return Config(problem=ProblemConfig(target=target), data=DataConfig(path=str(path.resolve())))
-    if target:
-        raise ConfigError(
-            "--target is only for data files; a config names its target in problem.target.",
-            fix="drop --target, or edit problem.target in the config.",
-        )
     return load_config(path)
 
 

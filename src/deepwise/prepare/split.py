@@ -35,6 +35,15 @@ def split_indices(
     classification = task in ("binary", "multiclass")
     labels = y.to_numpy()
     strat = labels if (classification and stratify) else None
+    if strat is not None:
+        counts = y.value_counts()
+        if (counts < 3).any():
+            rare = ", ".join(f"{k!r} ({v} row{'s' if v > 1 else ''})" for k, v in counts[counts < 3].items())
+            raise DataError(
+                f"Some classes are too rare to appear in training, validation and test: {rare}.",
+                expected="at least 3 rows of every class (many more to learn it well)",
+                fix="collect more rows of those classes, merge them with a related class, or drop those rows.",
+            )
     try:
         rest, test_idx = train_test_split(positions, test_size=n_test, random_state=seed, stratify=strat)
         strat_rest = labels[rest] if strat is not None else None
