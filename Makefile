@@ -1,0 +1,31 @@
+# Set-up on a fresh machine: `make demo` trains the bundled example, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-slow bench clean
+
+$(BIN)/deepwise: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/deepwise
+
+demo: install
+	$(BIN)/deepwise train examples/penguins/penguins.csv --target species
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q -m "not slow"
+
+# pytest exits 5 when no test is marked slow: that is fine
+test-slow: install
+	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
+
+bench: install
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
