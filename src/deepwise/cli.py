@@ -146,6 +146,14 @@ def predict(
     from deepwise.runs import atomic_write_text
 
     result = load_run(run).predict(data)
+    guard = result.attrs.get("guard")
+    if guard is not None:
+        from deepwise.guard import GuardReport
+
+        report = GuardReport(
+            result["ood"].to_numpy(), result["ood_score"].to_numpy(), guard["out_of_range"], guard["unseen_categories"]
+        )
+        err_console.print(report.summary(), highlight=False)
     if output is None:
         sys.stdout.write(result.to_csv(index=False))
         return

@@ -100,6 +100,14 @@ class TrainingConfig(_Section):
     )
 
 
+class GuardConfig(_Section):
+    enabled: bool = Field(True, description="flag prediction rows unlike the training data (columns ood, ood_score)")
+    false_alarm_rate: float = Field(
+        0.01, gt=0, lt=0.5, description="share of ordinary rows allowed to be flagged (sets the threshold)"
+    )
+    neighbors: int = Field(5, ge=1, description="k of the k-nearest-neighbour distance score")
+
+
 class Config(_Section):
     name: str | None = Field(None, description="run name prefix; null = the data file's name")
     seed: int = Field(42, description="random seed for the split and the weights (same seed, same run)")
@@ -107,6 +115,7 @@ class Config(_Section):
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
+    guard: GuardConfig = Field(default_factory=GuardConfig, description="out-of-distribution guard for predict")
 
     def data_path(self, base: Path | None = None) -> Path:
         path = Path(self.data.path).expanduser()

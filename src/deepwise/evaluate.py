@@ -86,3 +86,263 @@ def headline(task: str, scores: dict[str, Any]) -> str:
     if task == "regression":
         return f"RMSE {scores['rmse']:.4g} · MAE {scores['mae']:.4g} · R² {scores['r2']:.3f}"
     return f"accuracy {scores['accuracy']:.3f} · macro F1 {scores['macro_f1']:.3f}"
+
+
+# ------------------------------------------------------------------------------------------------------ baselines
+
+BASELINE_NAMES = {
+    "dummy": "majority class / mean (a guess that ignores the inputs)",
+    "linear": "logistic regression / ridge regression",
+    "gradient_boosting": "gradient-boosted trees (HistGradientBoosting)",
+}
+
+
+def baseline_models(task: str, seed: int) -> dict[str, Any]:
+    """The simple models every run is compared with (scikit-learn, sensible defaults)."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    if task == "regression":
+        return {
+            "dummy": DummyRegressor(strategy="mean"),
+            "linear": RidgeCV(alphas=np.logspace(-3, 3, 13)),
+            "gradient_boosting": HistGradientBoostingRegressor(random_state=seed),
+        }
+    return {
+        "dummy": DummyClassifier(strategy="most_frequent"),
+        "linear": LogisticRegression(max_iter=5000),
+        "gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
+    }
+
+
+def model_output(task: str, model: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """A fitted scikit-learn model's output in the network's format (probabilities per class, or values)."""
+    if task == "regression":
+        return model.predict(x)
+    proba = np.zeros((len(x), n_classes))
+    proba[:, model.classes_.astype(int)] = model.predict_proba(x)
+    return proba[:, 1] if task == "binary" else proba
+
+
+def fit_baselines(
+    task: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    n_classes: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Fit each baseline on the training split; return {name: {"output": test output, "fit_seconds": ...}}."""
+    import time
+    import warnings
+
+    results: dict[str, dict[str, Any]] = {}
+    for name, model in baseline_models(task, seed).items():
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter; the score says how well it did
+            model.fit(x_train, y_train)
+        results[name] = {
+            "output": model_output(task, model, x_test, n_classes),
+            "fit_seconds": round(time.perf_counter() - start, 3),
+            "model": type(model).__name__,
+        }
+    return results
+
+
+# -------------------------------------------------------------------------------------------------------- verdict
+
+
+def _row_metric(task: str, y: np.ndarray, output: np.ndarray) -> tuple[str, Any]:
+    """The verdict's metric and a function of row indices that computes it (for the paired bootstrap)."""
+    if task == "regression":
+        pred = np.asarray(output, dtype=np.float64).reshape(-1)
+        y = y.astype(np.float64).reshape(-1)
+        sq = (y - pred) ** 2
+
+        def r2(idx: np.ndarray) -> float:
+            yy = y[idx]
+            sst = float(((yy - yy.mean()) ** 2).sum())
+            return 1.0 - float(sq[idx].sum()) / sst if sst > 0 else 0.0
+
+        return "r2", r2
+    correct = class_probabilities(task, output).argmax(axis=1) == y.astype(int).reshape(-1)
+
+    def accuracy(idx: np.ndarray) -> float:
+        return float(correct[idx].mean())
+
+    return "accuracy", accuracy
+
+
+def paired_bootstrap(
+    task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Difference metric(a) - metric(b) on the same test rows, with a 95 % interval from resampling those rows."""
+    _, fa = _row_metric(task, y, a)
+    _, fb = _row_metric(task, y, b)
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    every = np.arange(n)
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = rng.integers(0, n, n)
+        diffs[i] = fa(idx) - fb(idx)
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"difference": fa(every) - fb(every), "ci95_low": float(lo), "ci95_high": float(hi)}
+
+
+VERDICTS = (
+    "deep_learning_helps",
+    "simpler_model_suffices",
+    "looks_like_a_computation",
+    "not_enough_data",
+    "worse_than_chance",
+)
+MIN_TRAIN_ROWS = 100
+COMPUTATION_R2 = 0.999
+
+
+def verdict(
+    task: str,
+    y_test: np.ndarray,
+    network_output: np.ndarray,
+    baseline_outputs: dict[str, np.ndarray],
+    n_train: int,
+    min_class_train_rows: int | None = None,
+    generalization_gap: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Does the network help? Compares it with every baseline on the same test rows, with bootstrap noise.
+
+    ``generalization_gap``: {"metric", "train", "validation"} at the best epoch (overfitting evidence).
+
+    Returns ``{"code", "message", "evidence"}``; ``code`` is one of :data:`VERDICTS`.
+    """
+    metric, f_net = _row_metric(task, y_test, network_output)
+    every = np.arange(len(y_test))
+    net_score = f_net(every)
+    base_scores = {name: _row_metric(task, y_test, out)[1](every) for name, out in baseline_outputs.items()}
+    simple = {k: v for k, v in base_scores.items() if k != "dummy"}
+    best_name = max(simple, key=simple.get)
+    vs_best = paired_bootstrap(task, y_test, network_output, baseline_outputs[best_name], seed=seed)
+    vs_dummy = paired_bootstrap(task, y_test, network_output, baseline_outputs["dummy"], seed=seed)
+    evidence = {
+        "metric": metric,
+        "network": net_score,
+        "baselines": base_scores,
+        "best_baseline": best_name,
+        "network_minus_best_baseline": vs_best,
+        "network_minus_dummy": vs_dummy,
+        "n_test": int(len(y_test)),
+        "n_train": int(n_train),
+        "bootstrap": "1000 resamples of the test rows, the network and the baseline scored on the same resample",
+        "generalization_gap": generalization_gap,
+    }
+    noise = (
+        f"(95 % interval of the difference from 1,000 bootstrap resamples of the {len(y_test)} test rows: "
+        f"{vs_best['ci95_low']:+.3f} to {vs_best['ci95_high']:+.3f})"
+    )
+    label = {"dummy": "the dummy baseline", "linear": "the linear model", "gradient_boosting": "gradient boosting"}
+
+    def result(code: str, message: str) -> dict[str, Any]:
+        return {"code": code, "message": message, "evidence": evidence}
+
+    if task == "regression" and simple[best_name] >= COMPUTATION_R2:
+        return result(
+            "looks_like_a_computation",
+            f"{label[best_name].capitalize()} predicts the target almost exactly (R² {simple[best_name]:.4f}): the "
+            "target looks like a fixed computation of the inputs (a sum, a ratio, a formula). Deep learning is a "
+            "wasteful and approximate way to compute it; find the formula or use the simple model.",
+        )
+    small = n_train < MIN_TRAIN_ROWS or (min_class_train_rows is not None and min_class_train_rows < 10)
+    overfit, gap_text = False, ""
+    if generalization_gap is not None:
+        g = generalization_gap
+        if g["metric"] == "accuracy":
+            overfit = g["train"] - g["validation"] > 0.1
+            gap_text = f", and training accuracy {g['train']:.2f} vs validation {g['validation']:.2f}"
+        else:
+            overfit = g["validation"] > 1.5 * g["train"]
+            gap_text = f", and validation RMSE {g['validation']:.3g} vs training {g['train']:.3g}"
+    if small or (n_train < 500 and overfit and vs_best["ci95_low"] <= 0):
+        why = (
+            f"only {n_train} training rows"
+            + (f" (the smallest class has {min_class_train_rows})" if min_class_train_rows is not None else "")
+            + (gap_text if overfit else "")
+        )
+        return result(
+            "not_enough_data",
+            f"Not enough data for a network to learn reliably: {why}. The network scored {metric} {net_score:.3f}, "
+            f"{label[best_name]} {simple[best_name]:.3f}; with this little data the scores are noisy and simple "
+            "models are the safer choice. Collect more rows before trusting a network here.",
+        )
+    if vs_dummy["ci95_low"] <= 0:
+        return result(
+            "worse_than_chance",
+            f"The network ({metric} {net_score:.3f}) does not beat the dummy baseline that ignores the inputs "
+            f"({base_scores['dummy']:.3f}) by more than the test-set noise (95 % interval of the difference "
+            f"{vs_dummy['ci95_low']:+.3f} to {vs_dummy['ci95_high']:+.3f}). The inputs may not carry information "
+            "about the target, or the network failed to learn it.",
+        )
+    if vs_best["ci95_low"] > 0:
+        return result(
+            "deep_learning_helps",
+            f"The network ({metric} {net_score:.3f}) beats the best simple model, {label[best_name]} "
+            f"({simple[best_name]:.3f}), by {vs_best['difference']:+.3f}, more than the test-set noise {noise}.",
+        )
+    better = vs_best["ci95_high"] < 0
+    return result(
+        "simpler_model_suffices",
+        f"{label[best_name].capitalize()} scores {metric} {simple[best_name]:.3f} against the network's "
+        f"{net_score:.3f}: "
+        + ("the simple model is better beyond the test-set noise " if better else "as good within the noise ")
+        + f"{noise}. Prefer the simpler model unless you need something only the network gives.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ feature importance
+
+
+def permutation_importance(
+    predict_output: Any,
+    frame: Any,
+    y: np.ndarray,
+    columns: list[str],
+    task: str,
+    n_repeats: int = 5,
+    seed: int = 0,
+    max_rows: int = 2000,
+) -> dict[str, Any]:
+    """Drop in the test metric when one raw input column is shuffled (all its encoded features move together).
+
+    ``predict_output(frame) -> model output``. All shuffled copies go through the model in one call.
+    Returns {"metric", "n_repeats", "columns": {column: {"mean", "std"}}}, largest drop first.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    if len(frame) > max_rows:
+        keep = np.sort(rng.choice(len(frame), max_rows, replace=False))
+        frame, y = frame.iloc[keep], y[keep]
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    copies = [frame]
+    for column in columns:
+        for _ in range(n_repeats):
+            shuffled = frame.copy()
+            shuffled[column] = shuffled[column].to_numpy()[rng.permutation(n)]
+            copies.append(shuffled)
+    outputs = np.asarray(predict_output(pd.concat(copies, ignore_index=True)))
+    every = np.arange(n)
+    metric, f = _row_metric(task, y, outputs[:n])
+    reference = f(every)
+    result: dict[str, dict[str, float]] = {}
+    for i, column in enumerate(columns):
+        drops = []
+        for r in range(n_repeats):
+            start = n * (1 + i * n_repeats + r)
+            drops.append(reference - _row_metric(task, y, outputs[start : start + n])[1](every))
+        result[column] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
+    ordered = dict(sorted(result.items(), key=lambda kv: -kv[1]["mean"]))
+    return {"metric": metric, "n_repeats": n_repeats, "rows": n, "columns": ordered}

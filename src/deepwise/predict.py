@@ -20,8 +20,9 @@ from deepwise.config import Config, load_config
 from deepwise.data.tables import fingerprint, read_table
 from deepwise.errors import DataError, RunError
 from deepwise.evaluate import class_probabilities, headline, score
+from deepwise.guard import GuardReport, OODGuard
 from deepwise.prepare.tabular import TabularPreprocessor
-from deepwise.runs import CONFIG, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
+from deepwise.runs import CONFIG, GUARD, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
 
 
 class Run:
@@ -60,6 +61,16 @@ class Run:
     def preprocessor(self) -> TabularPreprocessor:
         return TabularPreprocessor.load(self.path / PREPROCESSING)
 
+    @cached_property
+    def guard(self) -> OODGuard | None:
+        """The out-of-distribution guard fitted at train time (None if the run was trained without one)."""
+        path = self.path / GUARD
+        return OODGuard.load(path) if path.is_file() else None
+
+    def check(self, df: pd.DataFrame) -> GuardReport | None:
+        """Which rows are unlike the training data, and which columns hold unseen values."""
+        return None if self.guard is None else self.guard.check(self.preprocessor, df)
+
     @property
     def task(self) -> str:
         return self.metrics["task"]
@@ -88,6 +99,8 @@ class Run:
         """Predictions for raw rows, in the same order (and with the same index) as the input.
 
         Classification: ``prediction`` (the class) and ``proba_<class>`` per class; regression: ``prediction``.
+        Then ``ood`` (True = unlike the training data; the prediction is still given) and ``ood_score``
+        (distance to the training data relative to the alarm threshold; > 1 is flagged).
         """
         df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
         if not isinstance(df, pd.DataFrame):
@@ -102,12 +115,17 @@ class Run:
         result = pd.DataFrame(index=df.index)
         if self.task == "regression":
             result["prediction"] = output.reshape(-1)
-            return result
-        classes = self.preprocessor.classes_
-        proba = class_probabilities(self.task, output)
-        result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
-        for i, c in enumerate(classes):
-            result[f"proba_{c}"] = proba[:, i]
+        else:
+            classes = self.preprocessor.classes_
+            proba = class_probabilities(self.task, output)
+            result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
+            for i, c in enumerate(classes):
+                result[f"proba_{c}"] = proba[:, i]
+        report = self.check(df)
+        if report is not None:
+            result["ood"] = report.ood
+            result["ood_score"] = report.score
+            result.attrs["guard"] = report.to_dict()
         return result
 
     def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:

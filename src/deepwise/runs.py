@@ -31,6 +31,8 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 MANIFEST = "manifest.json"
 CHECKPOINTS = "checkpoints"
+GUARD = "guard.npz"
+FINDINGS = "findings.json"
 REQUIRED = (CONFIG, MODEL, PREPROCESSING, METRICS, HISTORY, MANIFEST)
 
 STATUS_RUNNING = "running"

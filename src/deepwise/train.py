@@ -23,14 +23,16 @@ from deepwise.backend import keras_module
 from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
 from deepwise.data.tables import fingerprint, is_table_path
 from deepwise.errors import ConfigError, RunError
-from deepwise.evaluate import headline, score
+from deepwise.evaluate import fit_baselines, permutation_importance, score, verdict
 from deepwise.formulate import Problem, formulate
+from deepwise.guard import OODGuard
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.prepare.split import split_indices
 from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
 from deepwise.runs import (
     CHECKPOINTS,
     CONFIG,
+    GUARD,
     HISTORY,
     MANIFEST,
     METRICS,
@@ -502,8 +504,10 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
         )
     with timer("evaluate"):
         classes = data.prep.classes_
-        validation = score(data.task.name, y_val, model.predict(x_val, verbose=0), classes)
-        test = score(data.task.name, data.y["test"], model.predict(model_input(data.x["test"]), verbose=0), classes)
+        val_output = model.predict(x_val, verbose=0)
+        test_output = model.predict(model_input(data.x["test"]), verbose=0)
+        validation = score(data.task.name, y_val, val_output, classes)
+        test = score(data.task.name, data.y["test"], test_output, classes)
     metrics = {
         "task": data.task.name,
         "main_metric": data.task.main_metric,
@@ -512,7 +516,27 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
         "best_epoch": best_epoch,
         "epochs_trained": len(history),
     }
+    with timer("baselines"):
+        metrics.update(_compare_with_baselines(data, test_output, history, best_epoch))
+    with timer("importance"):
+        metrics["feature_importance"] = permutation_importance(
+            lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
+            data.frame("test"),
+            data.y["test"],
+            data.prep.columns,
+            data.task.name,
+            seed=cfg.seed,
+        )
+    if cfg.guard.enabled:
+        with timer("guard"):
+            guard = OODGuard(cfg.guard.false_alarm_rate, cfg.guard.neighbors, seed=cfg.seed).fit(
+                data.prep, data.frame("train"), data.frame("validation")
+            )
+            test_flags = guard.check(data.prep, data.frame("test")).ood
+            metrics["guard"] = {**guard.calibration_, "test_flag_rate": float(test_flags.mean())}
     with timer("save"):
+        if cfg.guard.enabled:
+            guard.save(path / GUARD)
         save_model(model, path / MODEL)
         atomic_write_text(path / HISTORY, pd.DataFrame(history).to_csv(index=False))
         write_json(path / METRICS, _finite(metrics))
@@ -524,11 +548,73 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
     )
     write_json(path / MANIFEST, manifest)
     if out:
-        out.print(f"[bold]Test ({len(data.splits['test'])} rows, measured once):[/] {headline(data.task.name, test)}")
+        print_summary(out, metrics, len(data.splits["test"]))
         out.print(f"Run saved to [bold]{path}[/]")
     from deepwise.predict import Run
 
     return Run(path)
+
+
+def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history: list[dict], best_epoch: int):
+    """Baselines on the same split with the same metrics, and the verdict."""
+    task = data.task.name
+    x_train = data.prep.transform_flat(data.frame("train"))
+    x_test = data.prep.transform_flat(data.frame("test"))
+    fitted = fit_baselines(task, x_train, data.y["train"], x_test, data.n_classes, data.config.seed)
+    classes = data.prep.classes_
+    baselines = {
+        name: {
+            **score(task, data.y["test"], res["output"], classes),
+            "model": res["model"],
+            "fit_seconds": res["fit_seconds"],
+        }
+        for name, res in fitted.items()
+    }
+    gap = None
+    if history and 0 < best_epoch <= len(history):
+        row = history[best_epoch - 1]
+        key = "accuracy" if data.task.is_classification else "root_mean_squared_error"
+        if row.get(key) is not None and row.get(f"val_{key}") is not None:
+            gap = {"metric": key, "train": float(row[key]), "validation": float(row[f"val_{key}"])}
+    min_class = None
+    if data.task.is_classification:
+        min_class = int(np.bincount(data.y["train"].astype(int), minlength=data.n_classes).min())
+    found = verdict(
+        task,
+        data.y["test"],
+        test_output,
+        {name: res["output"] for name, res in fitted.items()},
+        n_train=len(data.splits["train"]),
+        min_class_train_rows=min_class,
+        generalization_gap=gap,
+        seed=data.config.seed,
+    )
+    return {"baselines": baselines, "verdict": found}
+
+
+def print_summary(out: Console, metrics: dict[str, Any], n_test: int) -> None:
+    """Test metrics next to every baseline, then the verdict (printed last)."""
+    from rich.table import Table
+
+    task = metrics["task"]
+    keys = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "macro_f1", "balanced_accuracy"]
+    table = Table(title=f"Test split ({n_test} rows, measured once)", title_justify="left")
+    table.add_column("model")
+    for key in keys:
+        table.add_column(key, justify="right")
+    table.add_row("[bold]network[/]", *(f"{metrics['test'][k]:.4g}" for k in keys))
+    for name, scores in metrics.get("baselines", {}).items():
+        table.add_row(name, *(f"{scores[k]:.4g}" for k in keys))
+    out.print(table)
+    if "guard" in metrics:
+        g = metrics["guard"]
+        out.print(
+            f"OOD guard: calibrated to flag {g['false_alarm_rate_target']:.0%} of ordinary rows; flagged "
+            f"{g['test_flag_rate']:.1%} of the test rows."
+        )
+    if "verdict" in metrics:
+        v = metrics["verdict"]
+        out.print(f"[bold]Verdict: {v['code']}[/] — {v['message']}")
 
 
 def _finite(obj: Any) -> Any:
