@@ -11,6 +11,7 @@ from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND befo
 __version__ = "0.1.0"
 
 from deepwise.config import Config, load_config  # noqa: E402
+from deepwise.data.inspect import Finding, Findings, inspect  # noqa: E402
 from deepwise.doctor import doctor  # noqa: E402
 from deepwise.errors import DeepwiseError  # noqa: E402
 from deepwise.formulate import formulate  # noqa: E402
@@ -20,10 +21,13 @@ from deepwise.train import resume, train  # noqa: E402
 __all__ = [
     "Config",
     "DeepwiseError",
+    "Finding",
+    "Findings",
     "Run",
     "__version__",
     "doctor",
     "formulate",
+    "inspect",
     "load_config",
     "load_run",
     "predict",

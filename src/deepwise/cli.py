@@ -107,6 +107,7 @@ def train(
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Exact run directory (must not exist).")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue this interrupted run.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Train even when the data checks find problems.")] = False,
 ) -> None:
     """Train, evaluate once on the test split, and save the run (the one-liner: DATA --target COL)."""
     import deepwise
@@ -126,10 +127,30 @@ def train(
                 fix="pass a config or a data file.",
             )
         run = deepwise.train(
-            source, target=target, runs_dir=runs_dir, run_dir=run_dir, verbose=not quiet, console=console
+            source, target=target, runs_dir=runs_dir, run_dir=run_dir, verbose=not quiet, console=console, force=force
         )
     if quiet:
         console.print(f"{run.path}\t{run.headline()}", highlight=False)
+
+
+@app.command()
+@handled
+def inspect(
+    data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="The column to predict.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON here.")] = None,
+) -> None:
+    """Know your data: missing values, duplicates, imbalance, outliers, leakage, enough rows for deep learning."""
+    from deepwise.data.inspect import inspect as run_inspect
+    from deepwise.runs import atomic_write_text
+
+    findings = run_inspect(data, target=target)
+    findings.render(console)
+    if json_file is not None:
+        atomic_write_text(json_file, findings.to_json())
+        console.print(f"Wrote {len(findings)} finding(s) to [bold]{json_file}[/]")
+    if findings.problems:
+        console.print(f"[red]{len(findings.problems)} problem(s)[/]: `deepwise train` stops on these unless --force.")
 
 
 @app.command()

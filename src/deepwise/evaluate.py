@@ -265,7 +265,8 @@ def verdict(
         else:
             overfit = g["validation"] > 1.5 * g["train"]
             gap_text = f", and validation RMSE {g['validation']:.3g} vs training {g['train']:.3g}"
-    if small or (n_train < 500 and overfit and vs_best["ci95_low"] <= 0):
+    learns = vs_dummy["ci95_low"] > 0
+    if small or (learns and n_train < 500 and overfit and vs_best["ci95_low"] <= 0):
         why = (
             f"only {n_train} training rows"
             + (f" (the smallest class has {min_class_train_rows})" if min_class_train_rows is not None else "")
@@ -277,7 +278,7 @@ def verdict(
             f"{label[best_name]} {simple[best_name]:.3f}; with this little data the scores are noisy and simple "
             "models are the safer choice. Collect more rows before trusting a network here.",
         )
-    if vs_dummy["ci95_low"] <= 0:
+    if not learns:
         return result(
             "worse_than_chance",
             f"The network ({metric} {net_score:.3f}) does not beat the dummy baseline that ignores the inputs "

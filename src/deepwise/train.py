@@ -21,8 +21,9 @@ from rich.console import Console
 
 from deepwise.backend import keras_module
 from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
+from deepwise.data.inspect import inspect
 from deepwise.data.tables import fingerprint, is_table_path
-from deepwise.errors import ConfigError, RunError
+from deepwise.errors import ConfigError, DataError, RunError
 from deepwise.evaluate import fit_baselines, permutation_importance, score, verdict
 from deepwise.formulate import Problem, formulate
 from deepwise.guard import OODGuard
@@ -32,6 +33,7 @@ from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
 from deepwise.runs import (
     CHECKPOINTS,
     CONFIG,
+    FINDINGS,
     GUARD,
     HISTORY,
     MANIFEST,
@@ -340,8 +342,12 @@ def train(
     run_dir: str | Path | None = None,
     verbose: bool = True,
     console: Console | None = None,
+    force: bool = False,
 ):
     """Train a network on the config (or a data file with ``target``) and return the complete :class:`Run`.
+
+    The data checks of :func:`deepwise.inspect` run first; a "problem" finding (e.g. target leakage) stops
+    training unless ``force=True``.
 
     Example:
         >>> run = deepwise.train("deepwise.yaml")
@@ -354,6 +360,23 @@ def train(
     with timer("prepare"):
         data = prepare(cfg)
     cfg = data.config
+    with timer("inspect"):
+        findings = inspect(
+            data.problem.frame[[*data.prep.columns, cfg.problem.target]],
+            target=cfg.problem.target,
+            task=data.task.name,
+            hidden_units=cfg.model.hidden_units,
+            seed=cfg.seed,
+        )
+    if findings.problems and not force:
+        listed = "\n".join(f"- {f.code}: {f.message} Suggested: {f.action}" for f in findings.problems)
+        raise DataError(
+            f"The data checks found {len(findings.problems)} problem(s) that would make the results misleading:\n"
+            + listed,
+            expected="data without problem findings (see `deepwise inspect DATA --target COL`)",
+            fix="fix the data or the config as suggested, or pass --force to train anyway (the findings are "
+            "recorded in the run).",
+        )
     if out:
         out.print(f"[bold]deepwise[/] · {Path(cfg.data.path).name} · target [bold]{cfg.problem.target}[/]")
         for line in data.problem.explain():
@@ -381,6 +404,9 @@ def train(
     write_json(path / MANIFEST, manifest)
     atomic_write_text(path / CONFIG, dump_config(cfg, header="Resolved config of this run (every default)."))
     atomic_write_text(path / PREPROCESSING, data.prep.to_json())
+    atomic_write_text(path / FINDINGS, findings.to_json())
+    if out:
+        _print_findings(out, findings)
     return _fit_and_finish(path, data, manifest, timer, out, history=[], resume=None)
 
 
@@ -590,6 +616,16 @@ def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history
         seed=data.config.seed,
     )
     return {"baselines": baselines, "verdict": found}
+
+
+def _print_findings(out: Console, findings) -> None:
+    """The warnings and problems of the data checks, one line each (full list: findings.json)."""
+    shown = [f for f in findings if f.severity != "info"]
+    if shown:
+        out.print(f"  Data checks: {len(shown)} finding(s) worth a look (all in findings.json):")
+        for f in shown:
+            colour = "red" if f.severity == "problem" else "yellow"
+            out.print(f"    [{colour}]{f.severity}[/] {f.message}", highlight=False)
 
 
 def print_summary(out: Console, metrics: dict[str, Any], n_test: int) -> None:
