@@ -139,12 +139,15 @@ def inspect(
     data: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
     target: Annotated[str | None, typer.Option("--target", "-t", help="The column to predict.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON here.")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="Time column: check the rows as a time series (order, gaps).")
+    ] = None,
 ) -> None:
     """Know your data: missing values, duplicates, imbalance, outliers, leakage, enough rows for deep learning."""
     from deepwise.data.inspect import inspect as run_inspect
     from deepwise.runs import atomic_write_text
 
-    findings = run_inspect(data, target=target)
+    findings = run_inspect(data, target=target, time_column=time)
     findings.render(console)
     if json_file is not None:
         atomic_write_text(json_file, findings.to_json())
@@ -226,6 +229,132 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the repor
             console.print(f"[red]problem:[/] {problem}")
     if not report["healthy"]:
         raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def report(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the HTML; default: RUN/report.html.")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a run (opens offline) and MODEL_CARD.md next to it."""
+    from deepwise.report import MODEL_CARD_FILE
+    from deepwise.report import report as write_report
+
+    path = write_report(run, output)
+    console.print(f"Wrote [bold]{path}[/] and [bold]{path.parent / MODEL_CARD_FILE}[/]", highlight=False)
+
+
+@app.command("runs")
+@handled
+def runs_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of runs.")] = Path("runs"),
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            help="created | name | status | task | metric | baseline_score | verdict | duration | fingerprint.",
+        ),
+    ] = "created",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Compare runs as a table (and warn when their test scores are not comparable)."""
+    from deepwise.runs_table import list_runs
+
+    table = list_runs(directory, sort=sort)
+    if as_json:
+        sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
+        return
+    if not table.rows:
+        console.print(f"No runs in '{directory}'. Train one with `deepwise train DATA --target COLUMN`.")
+        return
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else (f"{value:.4f}" if abs(value) < 10 else f"{value:.5g}")
+
+    names = {row["metric_name"] for row in table.rows if row["metric"] is not None}
+    shared = names.pop() if len(names) == 1 else None
+    out = Table(title=f"Runs in {directory} (sorted by {sort})", title_justify="left")
+    out.add_column("run", no_wrap=True)
+    out.add_column("status")
+    out.add_column("task")
+    out.add_column("data")
+    out.add_column("model")
+    out.add_column(f"test {shared}" if shared else "test metric", justify="right")
+    out.add_column("best baseline", justify="right")
+    out.add_column("verdict")
+    out.add_column("time", justify="right")
+    for row in table.rows:
+        status = row["status"]
+        if row["metric"] is None:
+            metric = "-"
+        else:
+            metric = number(row["metric"]) if shared else f"{row['metric_name']} {number(row['metric'])}"
+        baseline = f"{row['baseline']} {number(row['baseline_score'])}" if row["baseline"] else "-"
+        out.add_row(
+            row["name"],
+            status if status == "complete" else f"[yellow]{status}[/]",
+            str(row["task"] or "-"),
+            (row["fingerprint"] or "-")[:8],
+            str(row["model"] or "-"),
+            metric,
+            baseline,
+            str(row["verdict"] or "-"),
+            f"{row['duration']:.0f} s" if row["duration"] is not None else "-",
+        )
+    console.print(out)
+    for warning in table.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+
+
+@app.command("export")
+@handled
+def export_command(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="keras | onnx | saved_model.")] = "keras",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder to write; default: RUN/export/FORMAT.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Export the model (with its preprocessing.json) as Keras, ONNX or a TensorFlow SavedModel."""
+    from deepwise.export import describe
+    from deepwise.export import export as run_export
+
+    folder = run_export(run, fmt, output, force=force)
+    check = describe(folder).get("check", {})
+    note = check.get("note") or (
+        f"verified with onnxruntime on {check.get('rows')} rows (max difference {check.get('max_abs_difference'):.2g})"
+        if check.get("verified")
+        else ""
+    )
+    console.print(f"Exported {fmt} to [bold]{folder}[/]" + (f" ({note})" if note else ""), highlight=False)
+
+
+@app.command("serve")
+@handled
+def serve_command(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    host: Annotated[str, typer.Option("--host", help="Address to bind (127.0.0.1 = this machine only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+) -> None:
+    """Serve predictions over HTTP: POST /predict, GET /schema, GET /health, /docs."""
+    from deepwise.serve import is_loopback, require_serving
+    from deepwise.serve import serve as run_server
+
+    require_serving()
+    if not is_loopback(host):
+        err_console.print(
+            f"[yellow]Warning:[/] binding to {host} makes the service reachable from other machines; it has no "
+            "authentication. Put it behind a proxy that authenticates, or use --host 127.0.0.1.",
+            highlight=False,
+        )
+    console.print(f"Loading {run} and serving on http://{host}:{port} (docs: /docs; Ctrl-C stops)", highlight=False)
+    run_server(run, host=host, port=port)
 
 
 def main() -> None:

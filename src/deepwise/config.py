@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deepwise.errors import ConfigError
 
-Task = Literal["auto", "binary", "multiclass", "regression"]
+Task = Literal["auto", "binary", "multiclass", "regression", "forecasting"]
+Output = Literal["auto", "binary", "multiclass", "regression"]
 
 
 class _Section(BaseModel):
@@ -33,16 +34,29 @@ class ProblemConfig(_Section):
     target: str = Field(description="the column to predict")
     task: Task = Field(
         "auto",
-        description="binary | multiclass | regression, or auto: inferred from the target column",
+        description="binary | multiclass | regression | forecasting (rows are a time series), or auto: inferred",
     )
+    output: Output = Field(
+        "auto", description="forecasting only: what is forecast (regression | binary | multiclass | auto)"
+    )
+    horizon: int = Field(1, ge=1, description="forecasting only: how many steps (rows) ahead to predict")
+    window: int = Field(1, ge=1, description="forecasting only: how many past steps the model sees (1 = the last)")
 
 
 class SplitConfig(_Section):
     validation: float = Field(
         0.15, gt=0, lt=0.5, description="fraction of rows for validation (early stopping, model choice)"
     )
-    test: float = Field(0.2, gt=0, lt=0.5, description="fraction of rows held out for the one final test measurement")
+    test: float | None = Field(
+        None,
+        gt=0,
+        lt=0.5,
+        description="fraction of rows held out for the one final test measurement (null = 0.2; 0.15 forecasting)",
+    )
     stratify: bool = Field(True, description="keep class proportions equal across splits (classification)")
+
+    def test_fraction(self, forecasting: bool) -> float:
+        return self.test if self.test is not None else (0.15 if forecasting else 0.2)
 
 
 class DataConfig(_Section):
@@ -57,16 +71,35 @@ class DataConfig(_Section):
     na_values: list[str] = Field(
         default_factory=list, description="extra strings that mean 'missing' (e.g. '?', 'n/a')"
     )
-    split: SplitConfig = Field(default_factory=SplitConfig, description="train / validation / test split")
+    split: SplitConfig = Field(
+        default_factory=SplitConfig,
+        description="train / validation / test split (chronological for forecasting: oldest rows train)",
+    )
+    time_column: str | None = Field(
+        None, description="forecasting: the column with dates or an ordered index (null = the row order)"
+    )
+    season_length: int | None = Field(
+        None, ge=2, description="forecasting: steps in one season for seasonal persistence (null = detect)"
+    )
+    calendar_features: bool = Field(
+        True, description="forecasting with dates: add day-of-year and day-of-week as cyclic inputs"
+    )
 
 
 class ModelConfig(_Section):
-    type: Literal["mlp"] = Field("mlp", description="mlp: a multi-layer perceptron of dense layers")
+    type: Literal["mlp", "conv1d", "lstm", "gru"] = Field(
+        "mlp", description="mlp (dense layers) | conv1d | lstm | gru (the last three: forecasting windows)"
+    )
+    filters: int = Field(32, ge=1, description="conv1d: filters per convolution")
+    kernel_size: int = Field(3, ge=1, description="conv1d: steps each filter covers (capped at the window)")
+    recurrent_units: int = Field(32, ge=1, description="lstm / gru: units of the recurrent layer")
     hidden_units: list[int] = Field(
         default_factory=lambda: [64, 32], description="units of each hidden dense layer, first to last"
     )
     activation: str = Field("relu", description="activation of the hidden layers (any Keras activation)")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout rate after each hidden layer (0 = none)")
+    dropout: float | None = Field(
+        None, ge=0, lt=1, description="dropout rate after each hidden layer (0 = none; null = 0.1, 0.3 forecasting)"
+    )
     batch_norm: bool = Field(False, description="batch normalization after each hidden layer")
     l2: float = Field(0.0, ge=0, description="L2 weight penalty on the dense layers (0 = none)")
     categorical_encoding: Literal["auto", "one_hot", "embedding"] = Field(

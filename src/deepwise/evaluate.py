@@ -245,8 +245,29 @@ def verdict(
     )
     label = {"dummy": "the dummy baseline", "linear": "the linear model", "gradient_boosting": "gradient boosting"}
 
+    persistence_note = ""
+    if "persistence" in baseline_outputs:
+        vs_naive = paired_bootstrap(task, y_test, network_output, baseline_outputs["persistence"], seed=seed)
+        evidence["network_minus_persistence"] = vs_naive
+        if vs_naive["ci95_high"] < 0:
+            persistence_note = (
+                f" The network is WORSE than the naive forecast 'the next value equals the last one' ({metric} "
+                f"{base_scores['persistence']:.3f} vs {net_score:.3f}): do not use it."
+            )
+        elif vs_naive["ci95_low"] > 0:
+            persistence_note = (
+                f" It beats the naive forecast 'the next value equals the last one' ({metric} "
+                f"{base_scores['persistence']:.3f}) beyond the noise."
+            )
+        else:
+            persistence_note = (
+                f" It does no better than the naive forecast 'the next value equals the last one' ({metric} "
+                f"{base_scores['persistence']:.3f}) within the noise."
+            )
+    label.update(persistence="persistence", seasonal_persistence="seasonal persistence")
+
     def result(code: str, message: str) -> dict[str, Any]:
-        return {"code": code, "message": message, "evidence": evidence}
+        return {"code": code, "message": message + persistence_note, "evidence": evidence}
 
     if task == "regression" and simple[best_name] >= COMPUTATION_R2:
         return result(
@@ -344,6 +365,40 @@ def permutation_importance(
         for r in range(n_repeats):
             start = n * (1 + i * n_repeats + r)
             drops.append(reference - _row_metric(task, y, outputs[start : start + n])[1](every))
+        result[column] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
+    ordered = dict(sorted(result.items(), key=lambda kv: -kv[1]["mean"]))
+    return {"metric": metric, "n_repeats": n_repeats, "rows": n, "columns": ordered}
+
+
+def grouped_permutation_importance(
+    predict_batch: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: dict[str, list[int]],
+    task: str,
+    n_repeats: int = 3,
+    seed: int = 0,
+    max_rows: int = 2000,
+) -> dict[str, Any]:
+    """Permutation importance on model arrays ``x [n, ..., d]``: each group of feature indices (one raw column,
+    at every step of a window) is shuffled across samples together. ``predict_batch(x) -> output``."""
+    rng = np.random.default_rng(seed)
+    if len(x) > max_rows:
+        keep = np.sort(rng.choice(len(x), max_rows, replace=False))
+        x, y = x[keep], y[keep]
+    x = np.ascontiguousarray(x)
+    n = len(x)
+    every = np.arange(n)
+    metric, f = _row_metric(task, y, np.asarray(predict_batch(x)))
+    reference = f(every)
+    result: dict[str, dict[str, float]] = {}
+    for column, idx in groups.items():
+        shuffled = np.concatenate([x] * n_repeats)
+        for r in range(n_repeats):
+            block = shuffled[r * n : (r + 1) * n]
+            block[..., idx] = x[rng.permutation(n)][..., idx]
+        out = np.asarray(predict_batch(shuffled))
+        drops = [reference - _row_metric(task, y, out[r * n : (r + 1) * n])[1](every) for r in range(n_repeats)]
         result[column] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
     ordered = dict(sorted(result.items(), key=lambda kv: -kv[1]["mean"]))
     return {"metric": metric, "n_repeats": n_repeats, "rows": n, "columns": ordered}

@@ -19,6 +19,7 @@ import pandas as pd
 
 from deepwise.config import Config, DataConfig, ProblemConfig, dump_config
 from deepwise.data.schema import ColumnChoice, check_numeric_junk, choose_inputs, infer_task, is_numeric
+from deepwise.data.series import looks_like_time, order_by_time
 from deepwise.data.tables import read_table
 from deepwise.errors import ConfigError, DataError
 from deepwise.runs import atomic_write_text
@@ -34,6 +35,16 @@ class Problem:
     task_reason: str
     columns: list[ColumnChoice]
     notes: list[str] = field(default_factory=list)
+    time: pd.Series | None = None  # forecasting: the parsed, sorted time axis
+
+    @property
+    def forecasting(self) -> bool:
+        return self.config.problem.task == "forecasting"
+
+    @property
+    def output(self) -> str:
+        """What the model outputs: binary, multiclass or regression (for forecasting: what is forecast)."""
+        return self.config.problem.output if self.forecasting else self.config.problem.task
 
     @property
     def inputs(self) -> list[str]:
@@ -45,8 +56,15 @@ class Problem:
 
     def explain(self) -> list[str]:
         """Plain-language lines on what was chosen and why."""
-        task = TASKS[self.config.problem.task]
-        lines = [f"Task: {task.name}. {self.task_reason}"]
+        task = TASKS[self.output]
+        lines = [f"Task: {self.config.problem.task}. {self.task_reason}"]
+        if self.forecasting:
+            p = self.config.problem
+            lines.append(
+                f"Forecast: '{p.target}' {p.horizon} step(s) ahead from the last {p.window} step(s) "
+                f"({task.name}); time axis: {self.config.data.time_column or 'the row order'}. The split is "
+                "chronological: the oldest rows train, the newest test."
+            )
         n_cat = len(self.config.data.categorical or [])
         lines.append(
             f"Inputs: {len(self.inputs)} column(s), {len(self.inputs) - n_cat} numeric and {n_cat} categorical."
@@ -110,26 +128,51 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
             expected="one of the columns: " + ", ".join(map(str, df.columns[:30])),
             fix=f"pass the right column name with --target (or problem.target in the config).{hint}",
         )
+    forecasting = config.problem.task == "forecasting"
+    time = None
+    if forecasting:
+        df, time, time_notes = order_by_time(df, config.data.time_column)
+        notes.extend(time_notes)
     n_missing_target = int(df[target].isna().sum())
     if n_missing_target:
         notes.append(f"{n_missing_target} row(s) have no '{target}' value and are left out (nothing to learn from).")
+        if forecasting:
+            raise DataError(
+                f"The target '{target}' of the series is missing in {n_missing_target} row(s).",
+                expected="a target value at every time step of a series",
+                fix="fill the gaps (e.g. interpolate) or drop those time steps before training.",
+            )
         df = df[df[target].notna()].reset_index(drop=True)
-    if config.problem.task == "auto":
+    requested = config.problem.output if forecasting else config.problem.task
+    if requested == "auto":
         task, reason = infer_task(df[target])
     else:
-        task, reason = config.problem.task, f"set in the config (problem.task: {config.problem.task})."
+        task, reason = requested, f"set in the config ({requested})."
         if task == "regression" and not is_numeric(df[target]):
             check_numeric_junk(df, [target])
             raise DataError(
-                f"problem.task is regression but the target '{target}' is not numeric.",
+                f"The config asks for regression but the target '{target}' is not numeric.",
                 expected="numbers in the target column for regression",
-                fix="set problem.task: auto (or multiclass/binary), or clean the target column.",
+                fix="set problem.task (or problem.output for forecasting) to auto, or clean the target column.",
             )
         infer_task(df[target])  # single-class and empty targets are errors whatever the task
-    if config.problem.task == "regression" or task == "regression":
+    if task == "regression":
         check_numeric_junk(df, [target])
+    if forecasting:
+        reason = "set in the config (problem.task: forecasting). " + reason
+    elif config.data.time_column is None:
+        for name in df.columns:
+            if name != target and looks_like_time(df[name]):
+                notes.append(
+                    f"'{name}' looks like a time column: if the rows form a time series and you want to predict "
+                    f"ahead, set problem.task: forecasting and data.time_column: {name}."
+                )
+                break
 
     explicit_categorical = config.data.categorical
+    excluded = list(config.data.exclude)
+    if forecasting and config.data.time_column:
+        excluded.append(config.data.time_column)
     if config.data.inputs is not None:
         missing = [c for c in config.data.inputs if c not in df.columns]
         if missing:
@@ -151,20 +194,16 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
                 expected="inputs with values in most rows",
                 fix="remove them from data.inputs, or fill them in.",
             )
-        columns = [
-            c
-            for c in choose_inputs(df, target, config.data.exclude, explicit_categorical)
-            if c.name in config.data.inputs
-        ]
+        columns = [c for c in choose_inputs(df, target, excluded, explicit_categorical) if c.name in config.data.inputs]
         for c in columns:
             c.used, c.reason = True, c.kind
         inputs = list(config.data.inputs)
         kinds = {c.name: c.kind for c in columns}
     else:
-        columns = choose_inputs(df, target, config.data.exclude, explicit_categorical)
+        columns = choose_inputs(df, target, excluded, explicit_categorical)
         inputs = [c.name for c in columns if c.used]
         kinds = {c.name: c.kind for c in columns}
-        if not inputs:
+        if not inputs and not forecasting:  # a series always has its own past as an input
             raise DataError(
                 f"No usable input columns: every column besides '{target}' was set aside "
                 f"({'; '.join(f'{c.name}: {c.reason}' for c in columns) or 'there are none'}).",
@@ -188,7 +227,13 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
         check_numeric_junk(df, categorical)
     check_numeric_junk(df, [c for c in inputs if c not in categorical])
 
-    config.problem.task = task
+    if forecasting:
+        config.problem.output = task
+    else:
+        config.problem.task = task
     config.data.inputs = inputs
     config.data.categorical = categorical
-    return Problem(config=config, frame=df, task_reason=reason, columns=columns, notes=notes)
+    config.data.split.test = config.data.split.test_fraction(forecasting)
+    if config.model.dropout is None:  # series overfit fast: measured on the weather forecast (issue 5)
+        config.model.dropout = 0.3 if forecasting else 0.1
+    return Problem(config=config, frame=df, task_reason=reason, columns=columns, notes=notes, time=time)

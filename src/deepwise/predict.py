@@ -17,10 +17,12 @@ import pandas as pd
 
 from deepwise.backend import keras_module
 from deepwise.config import Config, load_config
+from deepwise.data.series import order_by_time
 from deepwise.data.tables import fingerprint, read_table
 from deepwise.errors import DataError, RunError
 from deepwise.evaluate import class_probabilities, headline, score
 from deepwise.guard import GuardReport, OODGuard
+from deepwise.prepare.series import SeriesPreprocessor, load_preprocessor
 from deepwise.prepare.tabular import TabularPreprocessor
 from deepwise.runs import CONFIG, GUARD, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
 
@@ -58,8 +60,21 @@ class Run:
         return pd.read_csv(self.path / HISTORY)
 
     @cached_property
-    def preprocessor(self) -> TabularPreprocessor:
-        return TabularPreprocessor.load(self.path / PREPROCESSING)
+    def preprocessor(self) -> TabularPreprocessor | SeriesPreprocessor:
+        return load_preprocessor(self.path / PREPROCESSING)
+
+    @property
+    def forecasting(self) -> bool:
+        return self.task == "forecasting"
+
+    @property
+    def output(self) -> str:
+        """What the model outputs: binary, multiclass or regression."""
+        return self.metrics.get("output", self.task)
+
+    @property
+    def _row_preprocessor(self) -> TabularPreprocessor:
+        return self.preprocessor.tabular if self.forecasting else self.preprocessor
 
     @cached_property
     def guard(self) -> OODGuard | None:
@@ -69,7 +84,7 @@ class Run:
 
     def check(self, df: pd.DataFrame) -> GuardReport | None:
         """Which rows are unlike the training data, and which columns hold unseen values."""
-        return None if self.guard is None else self.guard.check(self.preprocessor, df)
+        return None if self.guard is None else self.guard.check(self._row_preprocessor, df)
 
     @property
     def task(self) -> str:
@@ -90,14 +105,56 @@ class Run:
 
     # -------------------------------------------------------------------------------------------- predicting
     def _raw_output(self, df: pd.DataFrame) -> np.ndarray:
+        """Model output for every row of a table (tables only; series go through :meth:`_series`)."""
         arrays = self.preprocessor.transform(df)
         from deepwise.train import model_input
 
         return np.asarray(self.model.predict(model_input(arrays), verbose=0, batch_size=1024))
 
+    def _series(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """Rows of a series, sorted by time, with the time axis."""
+        self._row_preprocessor.check_columns(df)
+        return order_by_time(df, self.preprocessor.time_column)[:2]
+
+    def _format(self, output: np.ndarray, index: Any) -> pd.DataFrame:
+        result = pd.DataFrame(index=index)
+        if self.output == "regression":
+            result["prediction"] = output.reshape(-1)
+        else:
+            classes = self.preprocessor.classes_
+            proba = class_probabilities(self.output, output)
+            result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
+            for i, c in enumerate(classes):
+                result[f"proba_{c}"] = proba[:, i]
+        return result
+
+    def forecast(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The forecast after the last row of a series: one row, for ``horizon`` steps after its last time."""
+        rows, time = self._series(df)
+        prep = self.preprocessor
+        if len(rows) < prep.window:
+            raise DataError(
+                f"{len(rows)} row(s) are fewer than the model's window of {prep.window} time steps.",
+                expected=f"at least the last {prep.window} rows of the series",
+                fix="pass more of the series' recent rows.",
+            )
+        window = prep.windows(prep.row_features(rows, time))[-1:]
+        result = self._format(np.asarray(self.model.predict_on_batch(window)), index=[0])
+        step = time.diff().median() if len(time) > 1 else None
+        last = time.iloc[-1]
+        result.insert(0, "forecast_for", last + prep.horizon * step if step is not None else None)
+        result.insert(1, "last_time", last)
+        report = self.check(rows.iloc[-prep.window :])
+        if report is not None:
+            result["ood"] = bool(report.ood.any())
+            result["ood_score"] = float(report.score.max())
+            result.attrs["guard"] = report.to_dict()
+        return result
+
     def predict(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
         """Predictions for raw rows, in the same order (and with the same index) as the input.
 
+        Forecasting runs: the forecast after the last row of the series (see :meth:`forecast`).
         Classification: ``prediction`` (the class) and ``proba_<class>`` per class; regression: ``prediction``.
         Then ``ood`` (True = unlike the training data; the prediction is still given) and ``ood_score``
         (distance to the training data relative to the alarm threshold; > 1 is flagged).
@@ -111,16 +168,9 @@ class Run:
             )
         if len(df) == 0:
             raise DataError("There are no rows to predict.", expected="at least one row", fix="check the input.")
-        output = self._raw_output(df)
-        result = pd.DataFrame(index=df.index)
-        if self.task == "regression":
-            result["prediction"] = output.reshape(-1)
-        else:
-            classes = self.preprocessor.classes_
-            proba = class_probabilities(self.task, output)
-            result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
-            for i, c in enumerate(classes):
-                result[f"proba_{c}"] = proba[:, i]
+        if self.forecasting:
+            return self.forecast(df)
+        result = self._format(self._raw_output(df), df.index)
         report = self.check(df)
         if report is not None:
             result["ood"] = report.ood
@@ -132,7 +182,7 @@ class Run:
         """Metrics on labelled data, or (no data) on this run's held-out test split, re-measured."""
         target = self.config.problem.target
         if data is None:
-            df = self._test_split()
+            return self._evaluate_test_split()
         else:
             df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
             if target not in df.columns:
@@ -142,11 +192,25 @@ class Run:
                     fix=f"add '{target}', or use `deepwise predict` for unlabelled rows.",
                 )
             df = df[df[target].notna()]
+        if self.forecasting:
+            rows, time = self._series(df)
+            x, y, _ = self.preprocessor.samples(rows, time)
+            return score(self.output, y, np.asarray(self.model.predict(x, verbose=0)), self.preprocessor.classes_)
         y = self.preprocessor.transform_target(df[target])
-        scores = score(self.task, y, self._raw_output(df), self.preprocessor.classes_)
-        return scores
+        return score(self.task, y, self._raw_output(df), self.preprocessor.classes_)
+
+    def _evaluate_test_split(self) -> dict[str, Any]:
+        from deepwise.train import model_input
+
+        data = self._prepared()
+        output = np.asarray(self.model.predict(model_input(data.x["test"]), verbose=0, batch_size=1024))
+        return score(self.output, data.y["test"], output, self.preprocessor.classes_)
 
     def _test_split(self) -> pd.DataFrame:
+        """The raw rows of the held-out test split (for series: the test period)."""
+        return self._prepared().frame("test")
+
+    def _prepared(self):
         from deepwise.train import prepare
 
         cfg = self.config
@@ -159,11 +223,10 @@ class Run:
                 expected=f"the original file (fingerprint {expected[:19]}...)",
                 fix="pass labelled data explicitly: `deepwise evaluate RUN labelled.csv`.",
             )
-        data = prepare(cfg)
-        return data.frame("test")
+        return prepare(cfg)
 
     def headline(self) -> str:
-        return headline(self.task, self.metrics["test"])
+        return headline(self.output, self.metrics["test"])
 
 
 def load_run(path: str | Path) -> Run:

@@ -22,12 +22,15 @@ from rich.console import Console
 from deepwise.backend import keras_module
 from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
 from deepwise.data.inspect import inspect
+from deepwise.data.series import season_length
 from deepwise.data.tables import fingerprint, is_table_path
 from deepwise.errors import ConfigError, DataError, RunError
-from deepwise.evaluate import fit_baselines, permutation_importance, score, verdict
+from deepwise.evaluate import fit_baselines, grouped_permutation_importance, permutation_importance, score, verdict
 from deepwise.formulate import Problem, formulate
 from deepwise.guard import OODGuard
 from deepwise.models.mlp import build_mlp, describe_model
+from deepwise.models.sequence import build_sequence_model
+from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.split import split_indices
 from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
 from deepwise.runs import (
@@ -68,22 +71,73 @@ class PreparedData:
 
     problem: Problem
     task: TaskSpec
-    prep: TabularPreprocessor
-    splits: dict[str, np.ndarray]
+    prep: TabularPreprocessor | SeriesPreprocessor
+    splits: dict[str, np.ndarray]  # row positions (tables) or sample positions (series) of each split
     x: dict[str, dict[str, np.ndarray]]
     y: dict[str, np.ndarray]
     fingerprint: str
+    rows: dict[str, np.ndarray] | None = None  # series: the rows (time steps) of each period
+    target_rows: np.ndarray | None = None  # series: the row whose target each sample forecasts
 
     @property
     def config(self) -> Config:
         return self.problem.config
 
     @property
+    def forecasting(self) -> bool:
+        return self.rows is not None
+
+    @property
     def n_classes(self) -> int:
         return len(self.prep.classes_) if self.task.is_classification else 1
 
+    @property
+    def tabular(self) -> TabularPreprocessor:
+        """The per-row preprocessing (the whole of it for tables)."""
+        return self.prep.tabular if self.forecasting else self.prep
+
     def frame(self, split: str) -> pd.DataFrame:
-        return self.problem.frame.iloc[self.splits[split]]
+        """Raw rows of a split (for series: the rows of its period)."""
+        positions = self.rows[split] if self.forecasting else self.splits[split]
+        return self.problem.frame.iloc[positions]
+
+    def flat(self, split: str) -> np.ndarray:
+        """One float matrix per sample, the input of the scikit-learn baselines."""
+        if self.forecasting:
+            x = self.x[split][FEATURES]
+            return x.reshape(len(x), -1)
+        return self.prep.transform_flat(self.frame(split))
+
+    def naive_outputs(self, split: str) -> dict[str, np.ndarray]:
+        """Series only: persistence and seasonal persistence forecasts, in the model's output format."""
+        if not self.forecasting:
+            return {}
+        cfg = self.config
+        y_rows = self.prep.transform_target(self.problem.frame[cfg.problem.target])
+        target_rows = self.target_rows[self.splits[split]]
+        last = target_rows - cfg.problem.horizon
+        outputs = {"persistence": self._as_output(y_rows[last])}
+        season = self.season_length
+        if season:
+            rows = np.where(target_rows - season >= 0, target_rows - season, last)
+            outputs["seasonal_persistence"] = self._as_output(y_rows[rows])
+        return outputs
+
+    @property
+    def season_length(self) -> int | None:
+        cfg = self.config
+        if cfg.data.season_length:
+            return cfg.data.season_length
+        y_train = self.problem.frame[cfg.problem.target].iloc[self.rows["train"]]
+        values = y_train.to_numpy(dtype=float) if self.task.name == "regression" else self.y["train"]
+        return season_length(self.problem.time.iloc[self.rows["train"]], values)
+
+    def _as_output(self, values: np.ndarray) -> np.ndarray:
+        if self.task.name == "regression":
+            return values.astype(np.float64)
+        if self.task.name == "binary":
+            return values.astype(np.float64)
+        return np.eye(self.n_classes)[values.astype(int)]
 
 
 def model_input(arrays: dict[str, np.ndarray]):
@@ -118,6 +172,8 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
 def prepare(config: Config) -> PreparedData:
     """Read, resolve, split and preprocess (fitted on the training split only)."""
     problem = formulate(config)
+    if problem.forecasting:
+        return _prepare_series(problem)
     cfg = problem.config
     task = TASKS[cfg.problem.task]
     df = problem.frame
@@ -139,6 +195,50 @@ def prepare(config: Config) -> PreparedData:
     return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path))
 
 
+def _prepare_series(problem: Problem) -> PreparedData:
+    """Chronological split by rows; preprocessing fitted on the training period; windows as views."""
+    cfg = problem.config
+    p = cfg.problem
+    task = TASKS[p.output]
+    df, time = problem.frame, problem.time
+    n = len(df)
+    n_test = int(np.ceil(cfg.data.split.test * n))
+    n_val = int(np.ceil(cfg.data.split.validation * n))
+    n_train = n - n_val - n_test
+    needed = p.window + p.horizon + 10
+    if n_train < needed or min(n_val, n_test) < 2:
+        raise DataError(
+            f"The series has {n} time steps: too few for a window of {p.window}, a horizon of {p.horizon} and a "
+            f"chronological split (training would get {n_train} steps).",
+            expected=f"at least {needed} training steps plus validation and test periods (far more to learn well)",
+            fix="use a longer series, or a shorter problem.window / problem.horizon.",
+        )
+    rows = {
+        "train": np.arange(0, n_train),
+        "validation": np.arange(n_train, n_train + n_val),
+        "test": np.arange(n_train + n_val, n),
+    }
+    inputs = cfg.data.inputs or []
+    categorical = cfg.data.categorical or []
+    prep = SeriesPreprocessor(
+        numeric=[c for c in inputs if c not in categorical],
+        categorical=categorical,
+        target=p.target,
+        output=task.name,
+        window=p.window,
+        horizon=p.horizon,
+        time_column=cfg.data.time_column,
+        calendar=cfg.data.calendar_features,
+    ).fit(df.iloc[:n_train], time.iloc[:n_train])
+    x_all, y_all, target_rows = prep.samples(df, time)
+    bounds = np.searchsorted(target_rows, [n_train, n_train + n_val])
+    ranges = {"train": (0, bounds[0]), "validation": (bounds[0], bounds[1]), "test": (bounds[1], len(target_rows))}
+    splits = {name: np.arange(a, b) for name, (a, b) in ranges.items()}
+    x = {name: {FEATURES: x_all[a:b]} for name, (a, b) in ranges.items()}  # contiguous slices: still views
+    y = {name: y_all[a:b] for name, (a, b) in ranges.items()}
+    return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path), rows, target_rows)
+
+
 # ----------------------------------------------------------------------------------------------------- the network
 
 
@@ -147,9 +247,20 @@ def build_model(data: PreparedData):
     keras = keras_module()
     cfg = data.config
     keras.utils.set_random_seed(cfg.seed)
-    model = build_mlp(
-        data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
-    )
+    if data.forecasting:
+        model = build_sequence_model(
+            data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
+        )
+    else:
+        if cfg.model.type != "mlp":
+            raise ConfigError(
+                f"model.type '{cfg.model.type}' works on windows of a time series, not on a table.",
+                expected="model.type: mlp for tables (or problem.task: forecasting for a series)",
+                fix="set model.type: mlp.",
+            )
+        model = build_mlp(
+            data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
+        )
     optimizers = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
@@ -362,11 +473,13 @@ def train(
     cfg = data.config
     with timer("inspect"):
         findings = inspect(
-            data.problem.frame[[*data.prep.columns, cfg.problem.target]],
+            data.problem.frame[_inspected_columns(data)],
             target=cfg.problem.target,
             task=data.task.name,
             hidden_units=cfg.model.hidden_units,
             seed=cfg.seed,
+            time_column=cfg.data.time_column if data.forecasting else None,
+            horizon=cfg.problem.horizon,
         )
     if findings.problems and not force:
         listed = "\n".join(f"- {f.code}: {f.message} Suggested: {f.action}" for f in findings.problems)
@@ -535,7 +648,8 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
         validation = score(data.task.name, y_val, val_output, classes)
         test = score(data.task.name, data.y["test"], test_output, classes)
     metrics = {
-        "task": data.task.name,
+        "task": "forecasting" if data.forecasting else data.task.name,
+        **({"output": data.task.name, "forecast": _forecast_info(data)} if data.forecasting else {}),
         "main_metric": data.task.main_metric,
         "test": test,
         "validation": validation,
@@ -545,20 +659,30 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
     with timer("baselines"):
         metrics.update(_compare_with_baselines(data, test_output, history, best_epoch))
     with timer("importance"):
-        metrics["feature_importance"] = permutation_importance(
-            lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
-            data.frame("test"),
-            data.y["test"],
-            data.prep.columns,
-            data.task.name,
-            seed=cfg.seed,
-        )
+        if data.forecasting:
+            metrics["feature_importance"] = grouped_permutation_importance(
+                model.predict_on_batch,
+                data.x["test"][FEATURES],
+                data.y["test"],
+                _feature_groups(data.prep),
+                data.task.name,
+                seed=cfg.seed,
+            )
+        else:
+            metrics["feature_importance"] = permutation_importance(
+                lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
+                data.frame("test"),
+                data.y["test"],
+                data.prep.columns,
+                data.task.name,
+                seed=cfg.seed,
+            )
     if cfg.guard.enabled:
         with timer("guard"):
             guard = OODGuard(cfg.guard.false_alarm_rate, cfg.guard.neighbors, seed=cfg.seed).fit(
-                data.prep, data.frame("train"), data.frame("validation")
+                data.tabular, data.frame("train"), data.frame("validation")
             )
-            test_flags = guard.check(data.prep, data.frame("test")).ood
+            test_flags = guard.check(data.tabular, data.frame("test")).ood
             metrics["guard"] = {**guard.calibration_, "test_flag_rate": float(test_flags.mean())}
     with timer("save"):
         if cfg.guard.enabled:
@@ -581,12 +705,46 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
     return Run(path)
 
 
+def _inspected_columns(data: PreparedData) -> list[str]:
+    cfg = data.config
+    columns = [*data.prep.columns, cfg.problem.target]
+    if data.forecasting and cfg.data.time_column:
+        columns.append(cfg.data.time_column)
+    return list(dict.fromkeys(columns))
+
+
+def _forecast_info(data: PreparedData) -> dict[str, Any]:
+    cfg = data.config
+    time = data.problem.time
+    test_rows = data.rows["test"]
+    return {
+        "time_column": cfg.data.time_column,
+        "horizon": cfg.problem.horizon,
+        "window": cfg.problem.window,
+        "season_length": data.season_length,
+        "test_period": [str(time.iloc[test_rows[0]]), str(time.iloc[test_rows[-1]])],
+    }
+
+
+def _feature_groups(prep: SeriesPreprocessor) -> dict[str, list[int]]:
+    """Feature indices of each raw column (all its encoded features move together), plus the calendar."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(prep.feature_names_):
+        column = name.split("=", 1)[0].removesuffix("__missing")
+        if name.startswith("day_of_"):
+            column = "calendar (day of year / week)"
+        groups.setdefault(column, []).append(i)
+    return groups
+
+
 def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history: list[dict], best_epoch: int):
     """Baselines on the same split with the same metrics, and the verdict."""
     task = data.task.name
-    x_train = data.prep.transform_flat(data.frame("train"))
-    x_test = data.prep.transform_flat(data.frame("test"))
-    fitted = fit_baselines(task, x_train, data.y["train"], x_test, data.n_classes, data.config.seed)
+    fitted = fit_baselines(
+        task, data.flat("train"), data.y["train"], data.flat("test"), data.n_classes, data.config.seed
+    )
+    for name, output in data.naive_outputs("test").items():
+        fitted[name] = {"output": output, "fit_seconds": 0.0, "model": name}
     classes = data.prep.classes_
     baselines = {
         name: {
@@ -632,7 +790,7 @@ def print_summary(out: Console, metrics: dict[str, Any], n_test: int) -> None:
     """Test metrics next to every baseline, then the verdict (printed last)."""
     from rich.table import Table
 
-    task = metrics["task"]
+    task = metrics.get("output", metrics["task"])
     keys = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "macro_f1", "balanced_accuracy"]
     table = Table(title=f"Test split ({n_test} rows, measured once)", title_justify="left")
     table.add_column("model")

@@ -154,12 +154,16 @@ def inspect(
     hidden_units: list[int] = [64, 32],  # noqa: B006  (never mutated; the default model's layers)
     max_rows_for_models: int = 20000,
     seed: int = 0,
+    time_column: str | None = None,
+    horizon: int = 1,
 ) -> Findings:
     """Run every check on a table (a DataFrame or a CSV/TSV/Parquet path) and return the findings.
 
     Without ``target``, the checks that need one (class balance, leakage, conflicting labels) are skipped.
     ``task`` overrides the task inferred from the target ("binary", "multiclass" or "regression").
     Checks that fit models (leakage, correlation) use a random sample of at most ``max_rows_for_models`` rows.
+    With ``time_column`` the rows are a time series: order, duplicated timestamps and gaps are checked, and
+    leakage is measured against the target ``horizon`` steps ahead (what a forecast predicts).
     """
     df = read_table(data) if isinstance(data, (str, Path)) else data
     if not isinstance(df, pd.DataFrame):
@@ -207,8 +211,11 @@ def inspect(
         )
 
     rng = np.random.default_rng(seed)
-    choices = choose_inputs(df, target)
     findings = Findings()
+    if time_column is not None:
+        df, time_findings = _time_series(df, time_column)
+        findings += time_findings
+    choices = choose_inputs(df, target, [time_column] if time_column else [])
     task_name, task_reason = None, None
     if target is not None:
         task_name, task_reason = infer_task(df[target])  # raises DataError for an empty or single-valued target
@@ -252,9 +259,52 @@ def inspect(
     findings += _outliers_and_skew(df, skew_columns, target)
     findings += _correlated(sample, numeric)
     if target is not None:
-        findings += _leakage(sample, target, task_name, numeric, categorical, seed)
+        leak_frame = sample
+        if time_column is not None:  # a forecast predicts the target `horizon` steps ahead of the inputs
+            ahead = labelled.assign(**{target: labelled[target].shift(-horizon)}).iloc[:-horizon]
+            leak_frame = _sample(ahead, max_rows_for_models, rng)
+        findings += _leakage(leak_frame, target, task_name, numeric, categorical, seed)
     findings += _data_size(sample, len(labelled), class_counts, task_name, numeric, categorical, hidden_units)
     return findings
+
+
+def _time_series(df: pd.DataFrame, time_column: str) -> tuple[pd.DataFrame, list[Finding]]:
+    """Order by time (noting unsorted rows), refuse duplicated timestamps, report gaps."""
+    from deepwise.data.series import order_by_time, regular_gaps
+
+    ordered, time, notes = order_by_time(df, time_column)
+    findings = [
+        Finding("time_order", "warning", note, "Nothing to do: deepwise sorts the rows by time.", [time_column])
+        for note in notes
+    ]
+    gaps = regular_gaps(time)
+    if gaps["missing_steps"]:
+        findings.append(
+            Finding(
+                "time_gaps",
+                "warning",
+                f"The series has {gaps['gaps']} gap(s) in '{time_column}' where {gaps['missing_steps']} time step(s) "
+                f"of the usual {gaps['step']} are missing (e.g. {'; '.join(gaps['examples'][:3])}). A window then "
+                "spans more time than it seems to.",
+                "Fill the missing steps (e.g. reindex to a regular calendar and interpolate), or accept that windows "
+                "across a gap are irregular.",
+                [time_column],
+                gaps,
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "time_gaps",
+                "info",
+                f"'{time_column}' runs from {time.iloc[0]} to {time.iloc[-1]} in regular steps of {gaps['step']}, "
+                "with no missing steps.",
+                "Nothing to do.",
+                [time_column],
+                gaps,
+            )
+        )
+    return ordered, findings
 
 
 def _sample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:

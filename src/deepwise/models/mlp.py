@@ -38,6 +38,15 @@ def build_mlp(
             emb = layers.Embedding(spec["vocab_size"], embedding_dim(spec["vocab_size"]), name=f"embed_{key}")
             parts.append(layers.Flatten(name=f"flat_{key}")(emb(inputs[key])))
     x = parts[0] if len(parts) == 1 else layers.Concatenate(name="concat")(parts)
+    out = dense_head(x, task, n_classes, config, target_stats)
+    model_inputs = inputs["features"] if list(inputs) == ["features"] else inputs
+    return keras.Model(model_inputs, out, name=name)
+
+
+def dense_head(x, task: TaskSpec, n_classes: int, config: ModelConfig, target_stats: dict[str, float] | None):
+    """Hidden dense layers (with dropout / batch norm) and the task's output layer: shared by every model."""
+    keras = keras_module()
+    layers = keras.layers
     regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
     for i, units in enumerate(config.hidden_units, start=1):
         x = layers.Dense(units, activation=config.activation, kernel_regularizer=regularizer, name=f"dense_{i}")(x)
@@ -49,12 +58,15 @@ def build_mlp(
     if task.name == "regression" and target_stats is not None:
         # The network learns a standardized target; this layer returns predictions in the target's own units.
         out = layers.Rescaling(scale=target_stats["std"], offset=target_stats["mean"], name="to_target_units")(out)
-    model_inputs = inputs["features"] if list(inputs) == ["features"] else inputs
-    return keras.Model(model_inputs, out, name=name)
+    return out
 
 
 def describe_model(model, config: ModelConfig) -> str:
     """Plain-language description of the network for learners."""
+    if config.type != "mlp":
+        from deepwise.models.sequence import describe_sequence_model
+
+        return describe_sequence_model(model, config)
     layers_text = " -> ".join(str(u) for u in config.hidden_units)
     return (
         f"A multi-layer perceptron: {len(config.hidden_units)} hidden dense layer(s) of {layers_text} units "
