@@ -149,6 +149,10 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="out-of-distribution guard for predict")
+    tune: dict[str, Any] = Field(
+        default_factory=dict,
+        description="search space for `deepwise tune` (empty = the default space of the model type)",
+    )
 
     def data_path(self, base: Path | None = None) -> Path:
         path = Path(self.data.path).expanduser()

@@ -454,11 +454,12 @@ def train(
     verbose: bool = True,
     console: Console | None = None,
     force: bool = False,
+    callbacks: list | None = None,
 ):
     """Train a network on the config (or a data file with ``target``) and return the complete :class:`Run`.
 
     The data checks of :func:`deepwise.inspect` run first; a "problem" finding (e.g. target leakage) stops
-    training unless ``force=True``.
+    training unless ``force=True``. ``callbacks``: extra Keras callbacks (e.g. a tuner's pruning callback).
 
     Example:
         >>> run = deepwise.train("deepwise.yaml")
@@ -520,7 +521,7 @@ def train(
     atomic_write_text(path / FINDINGS, findings.to_json())
     if out:
         _print_findings(out, findings)
-    return _fit_and_finish(path, data, manifest, timer, out, history=[], resume=None)
+    return _fit_and_finish(path, data, manifest, timer, out, history=[], resume=None, extra_callbacks=callbacks)
 
 
 def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None = None):
@@ -559,7 +560,9 @@ def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None
     return _fit_and_finish(path, data, manifest, timer, out, history=list(meta["history"]), resume=(meta, saved))
 
 
-def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume):
+def _fit_and_finish(
+    path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume, extra_callbacks=None
+):
     cfg = data.config
     tcfg = cfg.training
     with timer("build"):
@@ -604,6 +607,7 @@ def _fit_and_finish(path: Path, data: PreparedData, manifest: dict, timer: Timer
         callbacks.append(stopper)
     recorder = recorder_cls(path, tcfg.epochs, tcfg.checkpoint_every_s, history, out, stopper)
     callbacks.append(recorder)
+    callbacks.extend(extra_callbacks or [])
     try:
         with timer("fit"):
             if initial_epoch < tcfg.epochs:
