@@ -7,7 +7,9 @@ For each data set (penguins, and scikit-learn's wine and breast_cancer written t
   ``model.fit(x, y, validation_data=..., epochs=E, batch_size=32, verbose=0)`` on the arrays that
   ``deepwise.train.prepare`` produces. Timed twice: after one ``train_on_batch`` warm-up (``keras fit``; this
   mirrors deepwise, whose probe runs ``train_on_batch`` before its fit timer starts) and on a fresh model with no
-  warm-up (``keras cold``).
+  warm-up (``keras cold``). Note: with Keras 3.15 on JAX the warm-up does not spare fit any compilation, because
+  ``train_on_batch`` calls the jitted train step with ``(x, y, None)`` and ``fit`` with ``(x, y)``, two different
+  pytrees, so fit compiles its own step; the same holds for deepwise's probe.
 - ``deepwise``: ``deepwise.train(config)`` with early stopping off and the same number of epochs; the fit time is
   ``manifest.json`` ``timings["fit"]``, the probe time ``timings["probe"]``, and the whole call is timed as well.
   Three ways: ``quiet`` (``verbose=False``), ``console`` (``verbose=True``, a rich Console writing to a StringIO,
@@ -23,7 +25,7 @@ Each measurement is repeated ``--repeats`` times, alternating which side goes fi
 The headline ratio is deepwise fit (quiet) / keras fit; the target is at most 1.10.
 
 Usage:
-    python bench/overhead.py                 # 100 epochs, 3 repeats (about 3 minutes on 2 cores)
+    python bench/overhead.py                 # 100 epochs, 3 repeats (3 min on 2 quiet cores, up to 15 when busy)
     python bench/overhead.py --quick         # smoke run: 5 epochs, 1 repeat
     python bench/overhead.py --epochs 200 --repeats 5 --json results.json
 """
@@ -79,17 +81,18 @@ class FitClock:
         import keras
 
         self.compile_s = 0.0
-        self.calls: list[tuple[float, float]] = []  # (wall seconds, compile seconds) per fit
+        self.calls: list[tuple[float, float, float]] = []  # (wall, compile, process CPU) seconds per fit
         jax.monitoring.register_event_duration_secs_listener(self._on_event)
         original = keras.Model.fit
         clock = self
 
         def fit(model, *args, **kwargs):
-            compiled, start = clock.compile_s, time.perf_counter()
+            compiled, start, cpu = clock.compile_s, time.perf_counter(), time.process_time()
             try:
                 return original(model, *args, **kwargs)
             finally:
-                clock.calls.append((time.perf_counter() - start, clock.compile_s - compiled))
+                wall = time.perf_counter() - start
+                clock.calls.append((wall, clock.compile_s - compiled, time.process_time() - cpu))
 
         keras.Model.fit = fit
 
@@ -97,7 +100,7 @@ class FitClock:
         if event in COMPILE_EVENTS:
             self.compile_s += duration
 
-    def last_fit(self) -> tuple[float, float]:
+    def last_fit(self) -> tuple[float, float, float]:
         return self.calls[-1]
 
 
@@ -138,11 +141,14 @@ def time_deepwise(config: dict, runs_dir: Path, mode: str, clock: FitClock) -> d
     run = deepwise.train(config, runs_dir=runs_dir, **kwargs)
     whole = time.perf_counter() - start
     timings = read_json(run.path / "manifest.json")["timings"]
+    _, compile_s, cpu = clock.last_fit()
     return {
         "fit": timings["fit"],
-        "fit_compile": clock.last_fit()[1],
+        "fit_compile": compile_s,
+        "fit_cpu": cpu,
         "probe": timings["probe"],
         "whole": whole,
+        "phases": timings,
         "params": run.manifest["parameters"],
     }
 
@@ -184,7 +190,9 @@ def time_keras(arrays, epochs: int, warm: bool, clock: FitClock) -> dict[str, fl
         model.train_on_batch(x[:32], y[:32])  # as deepwise's probe does before its fit timer starts
     start = time.perf_counter()
     model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=32, shuffle=True, verbose=0)
-    return {"fit": time.perf_counter() - start, "fit_compile": clock.last_fit()[1], "params": model.count_params()}
+    fit = time.perf_counter() - start
+    _, compile_s, cpu = clock.last_fit()
+    return {"fit": fit, "fit_compile": compile_s, "fit_cpu": cpu, "params": model.count_params()}
 
 
 # ------------------------------------------------------------------------------------------------------- driver
@@ -203,15 +211,19 @@ def measure(name: str, config: dict, runs_dir: Path, epochs: int, repeats: int, 
         params["keras"] = warm["params"]
         add("keras_fit", warm["fit"])
         add("keras_fit_net", warm["fit"] - warm["fit_compile"])
+        add("keras_fit_cpu", warm["fit_cpu"])
         add("keras_cold", time_keras(arrays, epochs, False, clock)["fit"])
 
     def run_deepwise():
         for mode in DEEPWISE_MODES:
             result = time_deepwise(config, runs_dir, mode, clock)
             params["deepwise"] = result["params"]
-            for key in ("fit", "probe", "whole"):
+            for key in ("fit", "probe", "whole", "fit_cpu"):
                 add(f"dw_{mode}_{key}", result[key])
             add(f"dw_{mode}_fit_net", result["fit"] - result["fit_compile"])
+            if mode == "quiet":
+                for phase, seconds in result["phases"].items():
+                    add(f"phase_{phase}", seconds)
 
     for r in range(repeats):
         order = (run_deepwise, run_keras) if r % 2 == 0 else (run_keras, run_deepwise)
@@ -236,63 +248,122 @@ def measure(name: str, config: dict, runs_dir: Path, epochs: int, repeats: int, 
     return result
 
 
+def _row(cells: list[tuple[str, int]]) -> str:
+    return "".join(text.rjust(width) if i else text.ljust(width) for i, (text, width) in enumerate(cells))
+
+
+def _table(title: str, header: list[str], widths: list[int], rows: list[list[str]], footer: list[str] | None) -> None:
+    print(title)
+    line = _row(list(zip(header, widths, strict=True)))
+    print(line)
+    print("-" * len(line))
+    for cells in rows:
+        print(_row(list(zip(cells, widths, strict=True))))
+    if footer:
+        print("-" * len(line))
+        print(_row(list(zip(footer, widths, strict=True))))
+    print()
+
+
 def print_tables(results: dict[str, dict], epochs: int, repeats: int) -> float:
+    s, x = "{:.2f} s".format, "{:.2f}x".format
     print(f"\nMedian of {repeats} run(s), {epochs} epochs, batch 32, backend {os.environ['KERAS_BACKEND']}.\n")
-    head = (
-        f"{'data set':<14}{'train rows':>11}{'keras fit':>11}{'deepwise fit':>14}{'ratio':>7}"
-        f"{'keras net':>11}{'deepwise net':>14}{'ratio':>7}{'deepwise whole':>16}"
+    keys = dict.fromkeys(k for r in results.values() for k in r if k != "samples")
+    total = {k: sum(r.get(k, 0.0) for r in results.values()) for k in keys}
+    for r in (*results.values(), total):
+        r["dw_probe_fit"] = r["dw_quiet_probe"] + r["dw_quiet_fit"]
+    overall = total["dw_quiet_fit"] / total["keras_fit"]
+
+    def fit_cells(r):
+        return [
+            s(r["keras_fit"]),
+            s(r["dw_quiet_fit"]),
+            x(r["dw_quiet_fit"] / r["keras_fit"]),
+            s(r["keras_fit_net"]),
+            s(r["dw_quiet_fit_net"]),
+            x(r["dw_quiet_fit_net"] / r["keras_fit_net"]),
+            s(r["keras_fit_cpu"]),
+            s(r["dw_quiet_fit_cpu"]),
+            x(r["dw_quiet_fit_cpu"] / r["keras_fit_cpu"]),
+        ]
+
+    _table(
+        "1. Model.fit, hand-written Keras vs deepwise.train(verbose=False)",
+        [
+            "data set",
+            "rows",
+            "keras fit",
+            "deepwise fit",
+            "ratio",
+            "keras net",
+            "dw net",
+            "ratio",
+            "keras CPU",
+            "dw CPU",
+            "ratio",
+        ],
+        [14, 6, 11, 14, 8, 11, 10, 8, 11, 10, 8],
+        [[name, str(r["train_rows"]), *fit_cells(r)] for name, r in results.items()],
+        ["all", "", *fit_cells(total)],
     )
-    print(head)
-    print("-" * len(head))
-    sums = dict.fromkeys(("keras", "dw", "keras_net", "dw_net", "cold", "dw_probe_fit"), 0.0)
-    for name, r in results.items():
-        sums["keras"] += r["keras_fit"]
-        sums["dw"] += r["dw_quiet_fit"]
-        sums["keras_net"] += r["keras_fit_net"]
-        sums["dw_net"] += r["dw_quiet_fit_net"]
-        sums["cold"] += r["keras_cold"]
-        sums["dw_probe_fit"] += r["dw_quiet_probe"] + r["dw_quiet_fit"]
-        print(
-            f"{name:<14}{r['train_rows']:>11}{r['keras_fit']:>10.2f}s{r['dw_quiet_fit']:>13.2f}s"
-            f"{r['dw_quiet_fit'] / r['keras_fit']:>6.2f}x{r['keras_fit_net']:>10.2f}s{r['dw_quiet_fit_net']:>13.2f}s"
-            f"{r['dw_quiet_fit_net'] / r['keras_fit_net']:>6.2f}x{r['dw_quiet_whole']:>15.2f}s"
-        )
-    overall = sums["dw"] / sums["keras"]
-    print("-" * len(head))
     print(
-        f"{'all':<14}{'':>11}{sums['keras']:>10.2f}s{sums['dw']:>13.2f}s{overall:>6.2f}x"
-        f"{sums['keras_net']:>10.2f}s{sums['dw_net']:>13.2f}s{sums['dw_net'] / sums['keras_net']:>6.2f}x"
-    )
-    print(
-        f"\nfit = Model.fit wall time; net = the same minus the JAX compile time spent inside that fit.\n"
-        f"deepwise = deepwise.train(verbose=False), fit from manifest timings['fit']; whole = the whole call "
-        f"(read CSV, preprocess, build, probe, fit, evaluate, save).\n"
+        "fit = wall time of Model.fit (deepwise: manifest timings['fit']); net = fit minus the JAX compile time "
+        "(trace, lowering, XLA) inside it;\nCPU = process CPU time during the fit (all threads; less sensitive to "
+        "other programs on the machine).\n"
         f"Overall fit ratio {overall:.2f}x: target <= {TARGET_RATIO:.2f}x "
-        f"{'met' if overall <= TARGET_RATIO else 'NOT met'}.\n"
+        f"{'met' if overall <= TARGET_RATIO else 'NOT met'}."
+    )
+    best = sum(min(r["samples"]["dw_quiet_fit"]) for r in results.values()) / sum(
+        min(r["samples"]["keras_fit"]) for r in results.values()
+    )
+    print(f"Best-of-{repeats} fit ratio (fastest run of each side): {best:.2f}x.\n")
+
+    def mode_cells(r):
+        return [
+            s(r["dw_quiet_fit"]),
+            s(r["dw_console_fit"]),
+            s(r["dw_tty_fit"]),
+            s(r["dw_quiet_fit_net"]),
+            s(r["dw_console_fit_net"]),
+            s(r["dw_tty_fit_net"]),
+            s(r["dw_quiet_probe"]),
+            s(r["dw_probe_fit"]),
+            s(r["keras_cold"]),
+            x(r["dw_probe_fit"] / r["keras_cold"]),
+        ]
+
+    _table(
+        "2. deepwise output modes, and the probe (compilation included on both sides)",
+        [
+            "data set",
+            "fit quiet",
+            "console",
+            "tty",
+            "net quiet",
+            "console",
+            "tty",
+            "probe",
+            "probe+fit",
+            "keras cold",
+            "ratio",
+        ],
+        [14, 11, 10, 10, 11, 10, 10, 9, 11, 12, 8],
+        [[name, *mode_cells(r)] for name, r in results.items()],
+        ["all", *mode_cells(total)],
+    )
+    print(
+        "console / tty = verbose=True with rich writing to a StringIO as a file / as a terminal (progress bar "
+        "redrawn).\nkeras cold = fit of a fresh hand-written model without warm-up; ratio = deepwise (probe + fit) "
+        "/ keras cold.\n"
     )
 
-    head = (
-        f"{'data set':<14}{'dw fit quiet':>14}{'console':>10}{'tty':>8}{'dw probe':>10}"
-        f"{'dw probe+fit':>14}{'keras cold':>12}{'ratio':>7}"
-    )
-    print(head)
-    print("-" * len(head))
-    for name, r in results.items():
-        probe_fit = r["dw_quiet_probe"] + r["dw_quiet_fit"]
-        print(
-            f"{name:<14}{r['dw_quiet_fit']:>13.2f}s{r['dw_console_fit']:>9.2f}s{r['dw_tty_fit']:>7.2f}s"
-            f"{r['dw_quiet_probe']:>9.2f}s{probe_fit:>13.2f}s{r['keras_cold']:>11.2f}s"
-            f"{probe_fit / r['keras_cold']:>6.2f}x"
-        )
-    print("-" * len(head))
-    print(
-        f"{'all':<14}{'':>14}{'':>10}{'':>8}{'':>10}{sums['dw_probe_fit']:>13.2f}s{sums['cold']:>11.2f}s"
-        f"{sums['dw_probe_fit'] / sums['cold']:>6.2f}x"
-    )
-    print(
-        "\nconsole / tty = deepwise fit with verbose=True, rich writing to a StringIO as a file / as a terminal.\n"
-        "ratio = deepwise probe + fit / keras fit of a fresh model without warm-up (compilation included on both "
-        "sides)."
+    phases = [k.removeprefix("phase_") for k in total if k.startswith("phase_")]
+    _table(
+        "3. The whole deepwise.train(verbose=False) call, by phase (manifest timings)",
+        ["data set", "whole", *phases],
+        [14, 10, *(max(10, len(p) + 2) for p in phases)],
+        [[name, s(r["dw_quiet_whole"]), *(s(r.get(f"phase_{p}", 0.0)) for p in phases)] for name, r in results.items()],
+        None,
     )
     return overall
 
@@ -313,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         f"deepwise {deepwise.__version__} · keras {keras.__version__} · jax {jax.__version__} · numpy "
         f"{np.__version__} · python {platform.python_version()} · {os.cpu_count()} CPU(s) · {platform.platform()}"
     )
+    if hasattr(os, "getloadavg"):
+        print("Load average at the start (1/5/15 min): {:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg()))
     clock = FitClock()
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="deepwise-bench-") as tmp:
@@ -326,10 +399,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, (path, target) in sets.items():
             config = config_dict(path, target, epochs)
             results[name] = measure(name, config, tmp_path / "runs", epochs, repeats, clock)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     sys.stdout.flush()
     print_tables(results, epochs, repeats)
+    if load:
+        print(
+            f"Load average at the end (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+            f"on {os.cpu_count()} CPUs"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"epochs": epochs, "repeats": repeats, "results": results}, indent=2))
+        summary = {"epochs": epochs, "repeats": repeats, "load_average_end": load, "results": results}
+        args.json.write_text(json.dumps(summary, indent=2))
     return 0
 
 

@@ -240,11 +240,15 @@ def report(
     ] = None,
 ) -> None:
     """Write a self-contained HTML report of a run (opens offline) and MODEL_CARD.md next to it."""
+    from rich.markup import escape
+
     from deepwise.report import MODEL_CARD_FILE
     from deepwise.report import report as write_report
 
     path = write_report(run, output)
-    console.print(f"Wrote [bold]{path}[/] and [bold]{path.parent / MODEL_CARD_FILE}[/]", highlight=False)
+    console.print(
+        f"Wrote [bold]{escape(str(path))}[/] and [bold]{escape(str(path.parent / MODEL_CARD_FILE))}[/]", highlight=False
+    )
 
 
 @app.command("runs")
@@ -330,7 +334,11 @@ def export_command(
         if check.get("verified")
         else ""
     )
-    console.print(f"Exported {fmt} to [bold]{folder}[/]" + (f" ({note})" if note else ""), highlight=False)
+    from rich.markup import escape
+
+    console.print(
+        f"Exported {fmt} to [bold]{escape(str(folder))}[/]" + (f" ({escape(note)})" if note else ""), highlight=False
+    )
 
 
 @app.command("serve")
@@ -353,8 +361,61 @@ def serve_command(
             "authentication. Put it behind a proxy that authenticates, or use --host 127.0.0.1.",
             highlight=False,
         )
-    console.print(f"Loading {run} and serving on http://{host}:{port} (docs: /docs; Ctrl-C stops)", highlight=False)
+    console.print(
+        f"Loading {run} and serving on http://{host}:{port} (docs: /docs; Ctrl-C stops)", markup=False, highlight=False
+    )
     run_server(run, host=host, port=port)
+
+
+@app.command("tune")
+@handled
+def tune_command(
+    source: Annotated[
+        Path, typer.Argument(help="A config (its tune section is the search space) or a data file (with --target).")
+    ],
+    trials: Annotated[
+        int, typer.Option("--trials", "-n", min=1, help="Size the study should reach (re-run to continue).")
+    ] = 20,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds after which no new trial starts.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Trial processes on this machine.")] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna database URL shared by many workers, e.g. postgresql://u:p@host/db."),
+    ] = None,
+    study_dir: Annotated[
+        Path | None, typer.Option("--study-dir", help="Folder for trial runs, best.yaml (default studies/NAME).")
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option("--study-name", help="Study name in the storage (default: the config's name).")
+    ] = None,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Train the best config as an ordinary run, measured once on test.")
+    ] = False,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict (data files).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Train even when the data checks find problems.")] = False,
+) -> None:
+    """Search hyperparameters with Optuna on the validation split; write the best config (best.yaml)."""
+    from deepwise.tune import tune as run_tune
+
+    try:
+        run_tune(
+            source,
+            trials=trials,
+            timeout=timeout,
+            workers=workers,
+            storage=storage,
+            study_dir=study_dir,
+            study_name=study_name,
+            refit=refit,
+            target=target,
+            force=force,
+            console=console,
+        )
+    except KeyboardInterrupt:
+        err_console.print(
+            "\n[yellow]Interrupted.[/] Finished trials are kept in the study; run the same command again to continue."
+        )
+        raise typer.Exit(130) from None
 
 
 def main() -> None:

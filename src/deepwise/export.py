@@ -1,0 +1,228 @@
+"""``deepwise export``: the model of a run in a format other tools load, with its preprocessing next to it.
+
+Every export is a folder holding the model (``model.keras``, ``model.onnx`` or ``saved_model/``), the fitted
+``preprocessing.json`` (the model expects preprocessed arrays, not raw rows), ``export.json`` (inputs, outputs,
+classes, how it was verified) and a short README. ONNX under JAX needs the ``export`` extra (jax2onnx, and
+onnxruntime to verify the file); a SavedModel needs TensorFlow (the ``saved-model`` extra).
+
+Example:
+    >>> folder = export("runs/penguins-20260101-120000", "onnx")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['README.md', 'export.json', 'model.onnx', 'preprocessing.json']
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepwise.errors import DeepwiseError
+from deepwise.runs import MODEL, PREPROCESSING, atomic_write_text, write_json
+
+FORMATS = ("keras", "onnx", "saved_model")
+MODEL_FILES = {"keras": "model.keras", "onnx": "model.onnx", "saved_model": "saved_model"}
+VERIFY_ROWS = 64
+VERIFY_TOLERANCE = 1e-4
+
+
+def _missing_modules(fmt: str, backend: str) -> tuple[list[str], str]:
+    """Modules the format needs that are not installed, and the pip command that brings them."""
+    if fmt == "onnx":
+        needed = {"jax": ["jax2onnx", "onnx"], "tensorflow": ["tf2onnx", "onnx"], "torch": ["onnxscript", "onnx"]}
+        modules = needed.get(backend, ["onnx"])
+        packages = ["jax2onnx", "onnxruntime"] if backend == "jax" else [*modules, "onnxruntime"]
+        fix = f"pip install {' '.join(packages)}" + (" (deepwise's 'export' extra)" if backend == "jax" else "")
+    elif fmt == "saved_model":
+        modules = ["tensorflow"]
+        fix = "pip install tensorflow (deepwise's 'saved-model' extra)"
+    else:
+        return [], ""
+    return [m for m in modules if importlib.util.find_spec(m) is None], fix
+
+
+def check_format(fmt: str) -> None:
+    """Raise a clear error for an unknown format or one whose optional dependencies are missing."""
+    if fmt not in FORMATS:
+        raise DeepwiseError(
+            f"Unknown export format '{fmt}'.",
+            expected="one of: " + ", ".join(FORMATS),
+            fix="pass --format keras, --format onnx or --format saved_model.",
+        )
+    from deepwise.backend import keras_module
+
+    backend = keras_module().backend.backend()
+    missing, fix = _missing_modules(fmt, backend)
+    if missing:
+        raise DeepwiseError(
+            f"Exporting to {fmt} with the {backend} backend needs {', '.join(missing)}, which is not installed.",
+            expected=f"the optional dependencies for {fmt} export",
+            fix=f"install them with `{fix}`, or export with --format keras (no extra needed).",
+        )
+
+
+def sample_rows(prep: Any, n: int = VERIFY_ROWS, seed: int = 0) -> pd.DataFrame:
+    """Synthetic raw rows within the training ranges and vocabularies (to check an exported model)."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, Any] = {}
+    for name in prep.numeric:
+        stats = prep.numeric_stats_[name]
+        columns[name] = rng.uniform(stats["min"], stats["max"], n)
+    for name in prep.categorical:
+        vocab = prep.vocabularies_[name] or ["?"]
+        columns[name] = rng.choice(np.asarray(vocab, dtype=object), n)
+    return pd.DataFrame(columns)
+
+
+def _model_arrays(run: Any, frame: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray]]:
+    from deepwise.train import model_input
+
+    arrays = run.preprocessor.transform(frame)
+    return model_input(arrays), arrays
+
+
+def _write_onnx(run: Any, folder: Path) -> dict[str, Any]:
+    model = run.model
+    frame = sample_rows(run.preprocessor)
+    x, arrays = _model_arrays(run, frame)
+    model(x)  # a loaded model has never been called, which export() requires
+    path = folder / MODEL_FILES["onnx"]
+    model.export(str(path), format="onnx", verbose=False)
+    info: dict[str, Any] = {"verified": False}
+    if importlib.util.find_spec("onnxruntime") is None:
+        info["note"] = "not verified: onnxruntime is not installed (pip install onnxruntime)"
+        return info
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    feed = {name: arrays[name] for name in names if name in arrays}
+    if len(feed) != len(names):  # names differ from the Keras input names: feed in the model's input order
+        feed = dict(zip(names, arrays.values(), strict=True))
+    onnx_out = np.asarray(session.run(None, feed)[0])
+    keras_out = np.asarray(model.predict(x, verbose=0))
+    diff = float(np.max(np.abs(onnx_out.reshape(keras_out.shape) - keras_out)))
+    info.update(
+        verified=diff <= VERIFY_TOLERANCE,
+        max_abs_difference=diff,
+        rows=len(frame),
+        onnxruntime=ort.__version__,
+        inputs=[{"name": i.name, "shape": [str(d) for d in i.shape], "type": i.type} for i in session.get_inputs()],
+    )
+    if diff > VERIFY_TOLERANCE:
+        raise DeepwiseError(
+            f"The ONNX file differs from the Keras model by up to {diff:.3g} on {len(frame)} sample rows.",
+            expected=f"agreement within {VERIFY_TOLERANCE:g}",
+            fix="export with --format keras, and report this with `deepwise doctor` output.",
+        )
+    return info
+
+
+def _write_saved_model(run: Any, folder: Path) -> dict[str, Any]:
+    model = run.model
+    x, _ = _model_arrays(run, sample_rows(run.preprocessor, n=2))
+    model(x)
+    model.export(str(folder / MODEL_FILES["saved_model"]), format="tf_saved_model", verbose=False)
+    return {"verified": False, "note": "load with tf.saved_model.load(path).serve(inputs)"}
+
+
+README = """# deepwise export ({fmt})
+
+Exported from the run `{run}` (task: {task}, target: '{target}').
+
+- `{model_file}`: the network. It takes *preprocessed* arrays: {inputs}.
+- `preprocessing.json`: how raw rows become those arrays (column order, medians, means and standard deviations,
+  category vocabularies). Apply it with `deepwise.prepare.tabular.TabularPreprocessor.load("preprocessing.json")
+  .transform(rows)`, or reimplement it from the JSON.
+- `export.json`: inputs, outputs, classes, and how the export was checked.
+
+Output: {output}
+"""
+
+
+def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None = None, force: bool = False) -> Path:
+    """Export the model of a complete run; returns the folder written (default ``RUN/export/<format>``).
+
+    Example:
+        >>> export("runs/penguins-20260101-120000", "keras", output="penguins-model")
+        PosixPath('penguins-model')
+    """
+    check_format(fmt)
+    from deepwise.predict import load_run
+
+    run = load_run(run_path)
+    folder = Path(output) if output is not None else run.path / "export" / fmt
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        if not force:
+            raise DeepwiseError(
+                f"'{folder}' already exists; deepwise does not overwrite it.",
+                expected="a path that does not exist yet (or an empty folder)",
+                fix="pass another -o path, or --force to replace it.",
+            )
+    if not folder.parent.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        shutil.copy2(run.path / PREPROCESSING, tmp / PREPROCESSING)
+        if fmt == "keras":
+            shutil.copy2(run.path / MODEL, tmp / MODEL_FILES["keras"])
+            check: dict[str, Any] = {"verified": True, "note": "an exact copy of the run's model.keras"}
+        elif fmt == "onnx":
+            check = _write_onnx(run, tmp)
+        else:
+            check = _write_saved_model(run, tmp)
+        prep = run.preprocessor
+        specs = {k: {"shape": [None, *v["shape"]], "dtype": v["dtype"]} for k, v in prep.input_specs().items()}
+        if run.task == "regression":
+            output_text = "one number per row: the prediction, in the target's units"
+        elif run.task == "binary":
+            output_text = f"one probability per row: P({prep.classes_[1]}); the other class is {prep.classes_[0]}"
+        else:
+            output_text = "one probability per class per row, in the order of `classes`"
+        meta = {
+            "format": fmt,
+            "model_file": MODEL_FILES[fmt],
+            "run": str(run.path),
+            "task": run.task,
+            "target": prep.target,
+            "classes": prep.classes_,
+            "inputs": specs,
+            "feature_names": prep.feature_names_,
+            "output": output_text,
+            "check": check,
+            "versions": run.manifest.get("versions", {}),
+        }
+        write_json(tmp / "export.json", meta)
+        inputs = ", ".join(f"`{k}` {v['dtype']} {v['shape']}" for k, v in specs.items())
+        atomic_write_text(
+            tmp / "README.md",
+            README.format(
+                fmt=fmt,
+                run=run.path,
+                task=run.task,
+                target=prep.target,
+                model_file=MODEL_FILES[fmt],
+                inputs=inputs,
+                output=output_text,
+            ),
+        )
+        if folder.exists():
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def describe(folder: str | Path) -> dict[str, Any]:
+    """The export.json of an exported folder."""
+    return json.loads((Path(folder) / "export.json").read_text(encoding="utf-8"))

@@ -1,0 +1,93 @@
+"""deepwise export: Keras round trip (identical predictions), ONNX round trip with onnxruntime (float tolerance,
+when the export extra is installed), and clear errors for missing extras, unknown formats and existing folders."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import deepwise
+from deepwise.export import export
+from deepwise.prepare.tabular import TabularPreprocessor
+from deepwise.train import model_input
+
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("jax2onnx", "onnxruntime"))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, penguins_csv):
+    """Embedding-encoded categories, so the model has several named inputs (the harder case for export)."""
+    from threadpoolctl import threadpool_limits
+
+    config = {
+        "problem": {"target": "species"},
+        "data": {"path": str(penguins_csv)},
+        "model": {"categorical_encoding": "embedding"},
+        "training": {"epochs": 20},
+    }
+    with threadpool_limits(1, user_api="openmp"):  # sklearn's OpenMP threads otherwise fight JAX's on 2 cores
+        return deepwise.train(config, runs_dir=tmp_path_factory.mktemp("export-runs"), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def rows(penguins_csv):
+    frame = pd.read_csv(penguins_csv).drop(columns=["species"]).sample(40, random_state=3)
+    frame.iloc[0, frame.columns.get_loc("island")] = "Atlantis"
+    return frame
+
+
+def test_keras_round_trip_predicts_identically(run, rows, tmp_path, cli):
+    result = cli("export", run.path, "--format", "keras", "-o", tmp_path / "k")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "k"
+    assert {p.name for p in folder.iterdir()} == {"model.keras", "preprocessing.json", "export.json", "README.md"}
+    from deepwise.backend import keras_module
+
+    model = keras_module().saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+    prep = TabularPreprocessor.load(folder / "preprocessing.json")
+    exported = np.asarray(model.predict(model_input(prep.transform(rows)), verbose=0))
+    assert np.array_equal(exported, run._raw_output(rows))
+    meta = json.loads((folder / "export.json").read_text())
+    assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and "features" in meta["inputs"]
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="the export extra (jax2onnx, onnxruntime) is not installed")
+def test_onnx_round_trip_with_onnxruntime(run, rows, tmp_path):
+    import onnxruntime as ort
+
+    folder = export(run.path, "onnx", tmp_path / "o")
+    meta = json.loads((folder / "export.json").read_text())
+    assert meta["check"]["verified"] is True and meta["check"]["max_abs_difference"] < 1e-4
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    arrays = TabularPreprocessor.load(folder / "preprocessing.json").transform(rows)
+    names = [i.name for i in session.get_inputs()]
+    assert set(names) == set(arrays)  # the named inputs survive: features + one per embedded category
+    onnx_out = session.run(None, {name: arrays[name] for name in names})[0]
+    np.testing.assert_allclose(onnx_out, run._raw_output(rows), atol=1e-5)
+
+
+def test_errors_exit_2_with_a_fix(run, tmp_path, cli):
+    unknown = cli("export", run.path, "--format", "tflite")
+    assert unknown.exit_code == 2 and "keras, onnx, saved_model" in unknown.output
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("mine")
+    taken = cli("export", run.path, "-o", tmp_path / "taken")
+    assert taken.exit_code == 2 and "does not overwrite" in taken.output
+    assert (tmp_path / "taken" / "file").read_text() == "mine"
+    assert cli("export", run.path, "-o", tmp_path / "taken", "--force").exit_code == 0
+    if importlib.util.find_spec("tensorflow") is None:
+        saved = cli("export", run.path, "--format", "saved_model", "-o", tmp_path / "sm")
+        assert saved.exit_code == 2 and "tensorflow" in saved.output and "saved-model" in saved.output
+        assert not (tmp_path / "sm").exists()
+
+
+def test_missing_onnx_extra_is_a_clear_error(run, tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax2onnx" else real(name, *a))
+    with pytest.raises(deepwise.DeepwiseError, match="jax2onnx") as info:
+        export(run.path, "onnx", tmp_path / "o")
+    assert "'export' extra" in str(info.value)
