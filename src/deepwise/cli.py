@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND first)
@@ -51,7 +52,7 @@ def handled(func):
         except DeepwiseError as err:
             if _state["debug"]:
                 traceback.print_exc()
-            err_console.print(f"[bold red]Error:[/] {err.message}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {escape(err.message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(

@@ -59,8 +59,23 @@ class SplitConfig(_Section):
         return self.test if self.test is not None else (0.15 if forecasting else 0.2)
 
 
+class AugmentationConfig(_Section):
+    flip: bool = Field(False, description="random horizontal flips")
+    rotation: float = Field(0.0, ge=0, le=0.5, description="random rotation, as a fraction of a full turn")
+    zoom: float = Field(0.0, ge=0, lt=1, description="random zoom in/out by up to this fraction")
+    contrast: float = Field(0.0, ge=0, lt=1, description="random contrast change by up to this fraction")
+    translation: float = Field(0.0, ge=0, lt=1, description="random shift by up to this fraction of the size")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.flip or self.rotation or self.zoom or self.contrast or self.translation)
+
+
 class DataConfig(_Section):
-    path: str = Field(description="CSV, TSV or Parquet file; relative paths are relative to this config file")
+    path: str = Field(
+        description="a table (CSV/TSV/Parquet), a folder of class sub-folders of images, or images.npy; relative "
+        "paths are relative to this config file"
+    )
     inputs: list[str] | None = Field(
         None, description="input columns; null = every column except the target and the excluded ones"
     )
@@ -84,12 +99,39 @@ class DataConfig(_Section):
     calendar_features: bool = Field(
         True, description="forecasting with dates: add day-of-year and day-of-week as cyclic inputs"
     )
+    image_column: str | None = Field(None, description="images listed in a CSV: the column of image file paths")
+    image_size: list[int] | None = Field(
+        None, description="images: [height, width] the images are resized to (null = the median size)"
+    )
+    channels: int | None = Field(None, description="images: 1 (grayscale) or 3 (colour); null = the majority")
+    on_bad_files: Literal["error", "skip"] = Field(
+        "error", description="images: unreadable files stop training (error) or are left out with a warning"
+    )
+    in_memory: bool | None = Field(
+        None, description="images: decode all into memory (fast) or stream from disk; null = memory if < 1 GB"
+    )
+    augmentation: AugmentationConfig = Field(
+        default_factory=AugmentationConfig, description="images: random changes to training batches only"
+    )
 
 
 class ModelConfig(_Section):
-    type: Literal["mlp", "conv1d", "lstm", "gru"] = Field(
-        "mlp", description="mlp (dense layers) | conv1d | lstm | gru (the last three: forecasting windows)"
+    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained"] = Field(
+        "auto",
+        description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
+        "auto = mlp, or cnn for images",
     )
+    conv_filters: list[int] = Field(
+        default_factory=lambda: [32, 64], description="cnn: filters of each conv block (3x3 conv, max-pool)"
+    )
+    base: str = Field("MobileNetV2", description="pretrained: any keras.applications model, e.g. EfficientNetB0")
+    weights: str | None = Field(
+        "imagenet", description="pretrained: imagenet (downloaded by Keras), a local weights file, or null (random)"
+    )
+    from_run: str | None = Field(None, description="transfer learning from an earlier deepwise image run's model")
+    fine_tune_layers: int = Field(0, ge=0, description="transfer: unfreeze the top N base layers after the head")
+    fine_tune_epochs: int = Field(10, ge=0, description="transfer: epochs of fine-tuning (with fine_tune_layers)")
+    fine_tune_learning_rate: float = Field(1e-5, gt=0, description="transfer: learning rate while fine-tuning")
     filters: int = Field(32, ge=1, description="conv1d: filters per convolution")
     kernel_size: int = Field(3, ge=1, description="conv1d: steps each filter covers (capped at the window)")
     recurrent_units: int = Field(32, ge=1, description="lstm / gru: units of the recurrent layer")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepwise.config import Config, DataConfig, ProblemConfig, dump_config
+from deepwise.data.images import ImageSet, describe, is_image_source, open_images
 from deepwise.data.schema import ColumnChoice, check_numeric_junk, choose_inputs, infer_task, is_numeric
 from deepwise.data.series import looks_like_time, order_by_time
 from deepwise.data.tables import read_table
@@ -36,6 +37,7 @@ class Problem:
     columns: list[ColumnChoice]
     notes: list[str] = field(default_factory=list)
     time: pd.Series | None = None  # forecasting: the parsed, sorted time axis
+    images: ImageSet | None = None  # images: the files or array, checked
 
     @property
     def forecasting(self) -> bool:
@@ -65,6 +67,11 @@ class Problem:
                 f"({task.name}); time axis: {self.config.data.time_column or 'the row order'}. The split is "
                 "chronological: the oldest rows train, the newest test."
             )
+        if self.images is not None:
+            lines.append(f"Output layer: {task.why_output}.")
+            lines.append(f"Loss: {task.why_loss}.")
+            lines.extend(self.notes)
+            return lines
         n_cat = len(self.config.data.categorical or [])
         lines.append(
             f"Inputs: {len(self.inputs)} column(s), {len(self.inputs) - n_cat} numeric and {n_cat} categorical."
@@ -110,8 +117,65 @@ def formulate(data: str | Path | Config, target: str | None = None) -> Problem:
                 fix="pass --target COLUMN (e.g. --target species).",
             )
         config = Config(problem=ProblemConfig(target=target), data=DataConfig(path=str(Path(data).resolve())))
+    if is_image_source(config.data.path, config.data.image_column):
+        return resolve_images(config)
     df = read_table(config.data.path, config.data.na_values)
     return resolve(config, df)
+
+
+def resolve_images(config: Config) -> Problem:
+    """Open and check the images, infer the classes, and fix the image size, channels and model type."""
+    d = config.data
+    target = config.problem.target
+    images = open_images(d.path, image_column=d.image_column, label_column=target, on_bad_files=d.on_bad_files)
+    labels = pd.Series([str(v) for v in images.labels], name=target)
+    notes: list[str] = []
+    if images.skipped:
+        notes.append(f"{len(images.skipped)} unreadable file(s) were skipped (data.on_bad_files: skip).")
+    if config.problem.task in ("regression", "forecasting"):
+        raise ConfigError(
+            f"problem.task: {config.problem.task} is not available for images yet.",
+            expected="binary, multiclass or auto (image classification)",
+            fix="set problem.task: auto.",
+        )
+    task, reason = infer_task(labels)
+    if config.problem.task != "auto":
+        task, reason = config.problem.task, f"set in the config ({config.problem.task})."
+    model = config.model
+    if model.type == "auto":
+        model.type = "cnn"
+    if model.type not in ("cnn", "pretrained"):
+        raise ConfigError(
+            f"model.type '{model.type}' is not an image model.",
+            expected="model.type: cnn (from scratch) or pretrained (keras.applications / model.from_run)",
+            fix="set model.type: cnn or pretrained.",
+        )
+    if model.from_run:
+        from deepwise.predict import load_run
+
+        earlier = load_run(model.from_run).preprocessor
+        d.image_size, d.channels = list(earlier.image_size), earlier.channels
+        model.type = "pretrained"
+    if d.image_size is None or d.channels is None:
+        stats = describe(images, max_files=300, seed=config.seed)
+        if d.image_size is None:
+            h, w = stats["median_size"]
+            if model.type == "pretrained":
+                h, w = max(h, 32), max(w, 32)
+            d.image_size = [h, w]
+        if d.channels is None:
+            colour = stats["channels"].get("colour", 0) > stats["channels"].get("grayscale", 0)
+            d.channels = 3 if colour or model.type == "pretrained" else 1
+    config.problem.task = task
+    config.data.split.test = config.data.split.test_fraction(False)
+    if model.dropout is None:
+        model.dropout = 0.1
+    notes.append(
+        f"{len(images)} images in {len(labels.unique())} classes, resized to {d.image_size[0]}x{d.image_size[1]} "
+        f"with {d.channels} channel(s)."
+    )
+    frame = labels.to_frame()
+    return Problem(config=config, frame=frame, task_reason=reason, columns=[], notes=notes, images=images)
 
 
 def resolve(config: Config, df: pd.DataFrame) -> Problem:
@@ -236,4 +300,14 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
     config.data.split.test = config.data.split.test_fraction(forecasting)
     if config.model.dropout is None:  # series overfit fast: measured on the weather forecast (issue 5)
         config.model.dropout = 0.3 if forecasting else 0.1
+    if config.model.type == "auto":
+        config.model.type = "mlp"
+    allowed = ("mlp", "conv1d", "lstm", "gru") if forecasting else ("mlp",)
+    if config.model.type not in allowed:
+        raise ConfigError(
+            f"model.type '{config.model.type}' does not fit "
+            + ("a time series." if forecasting else "a table (conv1d/lstm/gru need problem.task: forecasting)."),
+            expected="model.type: " + " | ".join(allowed),
+            fix=f"set model.type: {allowed[0]}.",
+        )
     return Problem(config=config, frame=df, task_reason=reason, columns=columns, notes=notes, time=time)

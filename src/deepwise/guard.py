@@ -90,6 +90,51 @@ class OODGuard:
         }
         return self
 
+    def fit_arrays(
+        self, train: np.ndarray, validation: np.ndarray, validation_confidence: np.ndarray | None = None
+    ) -> OODGuard:
+        """Fit on model embeddings (images): kNN distance, optionally combined with 1 - max softmax.
+
+        Each part is scaled by its own 99th percentile on the validation rows; the score is the larger part, and
+        the threshold is its (1 - rate) quantile on the validation rows. Training rows are not used to calibrate
+        here: a network's embeddings of its own training images are tighter than those of new images.
+        """
+        x = np.asarray(train, dtype=np.float32)
+        rng = np.random.default_rng(self.seed)
+        keep = np.sort(rng.choice(len(x), min(len(x), self.max_reference), replace=False))
+        self.reference_ = x[keep]
+        self.k_ = max(1, min(self.k, len(self.reference_) - 1))
+        self._index = NearestNeighbors(n_neighbors=self.k_).fit(self.reference_)
+        val = self._raw_score(validation)
+        self.distance_scale_ = float(np.quantile(val, 0.99)) or 1e-12
+        self.confidence_scale_ = None
+        parts_val = val / self.distance_scale_
+        if validation_confidence is not None:
+            self.confidence_scale_ = float(np.quantile(validation_confidence, 0.99)) or 1e-12
+            parts_val = np.maximum(parts_val, validation_confidence / self.confidence_scale_)
+        calibration = parts_val
+        self.threshold_ = float(np.quantile(calibration, 1.0 - self.rate)) or 1e-12
+        self.calibration_ = {
+            "false_alarm_rate_target": self.rate,
+            "threshold": self.threshold_,
+            "k": self.k_,
+            "space": "penultimate-layer embeddings" + (" + max-softmax confidence" if self.confidence_scale_ else ""),
+            "distance_scale": self.distance_scale_,
+            "confidence_scale": self.confidence_scale_,
+            "reference_rows": int(len(self.reference_)),
+            "calibration_rows": int(len(calibration)),
+            "validation_flag_rate": float(np.mean(parts_val > self.threshold_)),
+        }
+        return self
+
+    def score_arrays(self, x: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+        """Score of embeddings relative to the alarm threshold (> 1 means flagged)."""
+        parts = self._raw_score(x) / self.calibration_["distance_scale"]
+        scale = self.calibration_.get("confidence_scale")
+        if scale and confidence is not None:
+            parts = np.maximum(parts, np.asarray(confidence) / scale)
+        return parts / self.threshold_
+
     def _raw_score(self, x: np.ndarray) -> np.ndarray:
         if not hasattr(self, "_index"):
             self._index = NearestNeighbors(n_neighbors=self.k_).fit(self.reference_)

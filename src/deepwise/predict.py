@@ -17,11 +17,13 @@ import pandas as pd
 
 from deepwise.backend import keras_module
 from deepwise.config import Config, load_config
+from deepwise.data.images import ImageSet, _bad_files_error, _check_files, open_images
 from deepwise.data.series import order_by_time
 from deepwise.data.tables import fingerprint, read_table
 from deepwise.errors import DataError, RunError
 from deepwise.evaluate import class_probabilities, headline, score
 from deepwise.guard import GuardReport, OODGuard
+from deepwise.models.cnn import confidence, embedding_model
 from deepwise.prepare.series import SeriesPreprocessor, load_preprocessor
 from deepwise.prepare.tabular import TabularPreprocessor
 from deepwise.runs import CONFIG, GUARD, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
@@ -68,6 +70,53 @@ class Run:
         return self.task == "forecasting"
 
     @property
+    def images(self) -> bool:
+        return self.task == "image_classification"
+
+    def _open_images(self, data: Any, labelled: bool) -> ImageSet:
+        """Images to predict on: a folder, a list of files, a CSV of paths, or an images.npy."""
+        cfg = self.config.data
+        if isinstance(data, (list, tuple)):
+            paths = [Path(p) for p in data]
+            bad = _check_files([p for p in paths if p.is_file()]) + [str(p) for p in paths if not p.is_file()]
+            if bad:
+                raise _bad_files_error(sorted(set(bad)), "the list")
+            return ImageSet(paths=[str(p) for p in paths], array=None, labels=None, source="list")
+        target = self.config.problem.target if labelled else None
+        return open_images(data, image_column=cfg.image_column, label_column=target, labelled=labelled)
+
+    def _image_outputs(self, images: ImageSet) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model outputs and penultimate-layer embeddings, decoded batch by batch."""
+        prep = self.preprocessor
+        embed = embedding_model(self.model) if self.guard is not None else None
+        outputs, embeddings = [], []
+        for start in range(0, len(images), 256):
+            batch = prep.load(images, np.arange(start, min(start + 256, len(images))))
+            outputs.append(np.asarray(self.model.predict_on_batch(batch)))
+            if embed is not None:
+                embeddings.append(np.asarray(embed.predict_on_batch(batch)))
+        return np.concatenate(outputs), (np.concatenate(embeddings) if embed is not None else None)
+
+    def predict_images(self, data: Any) -> pd.DataFrame:
+        images = self._open_images(data, labelled=False)
+        if len(images) == 0:
+            raise DataError("There are no images to predict.", expected="at least one image", fix="check the input.")
+        output, embeddings = self._image_outputs(images)
+        result = self._format(output, pd.RangeIndex(len(images)))
+        result.insert(0, "image", images.names())
+        if embeddings is not None:
+            score_ = self.guard.score_arrays(embeddings, confidence(output, self.output))
+            result["ood"] = score_ > 1.0
+            result["ood_score"] = score_
+            result.attrs["guard"] = {
+                "rows": len(result),
+                "flagged": int(result["ood"].sum()),
+                "out_of_range": {},
+                "unseen_categories": {},
+            }
+        return result
+
+    @property
     def output(self) -> str:
         """What the model outputs: binary, multiclass or regression."""
         return self.metrics.get("output", self.task)
@@ -83,6 +132,11 @@ class Run:
         return OODGuard.load(path) if path.is_file() else None
 
     def check(self, df: pd.DataFrame) -> GuardReport | None:
+        if self.images:
+            raise DataError(
+                "check() takes table rows; for images the guard's flags come with predict().",
+                fix="use run.predict(images) and read its 'ood' column.",
+            )
         """Which rows are unlike the training data, and which columns hold unseen values."""
         return None if self.guard is None else self.guard.check(self._row_preprocessor, df)
 
@@ -159,6 +213,8 @@ class Run:
         Then ``ood`` (True = unlike the training data; the prediction is still given) and ``ood_score``
         (distance to the training data relative to the alarm threshold; > 1 is flagged).
         """
+        if self.images:
+            return self.predict_images(data)
         df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
         if not isinstance(df, pd.DataFrame):
             raise DataError(
@@ -183,6 +239,11 @@ class Run:
         target = self.config.problem.target
         if data is None:
             return self._evaluate_test_split()
+        if self.images:
+            images = self._open_images(data, labelled=True)
+            output, _ = self._image_outputs(images)
+            y = self.preprocessor.transform_target(images.labels)
+            return score(self.output, y, output, self.preprocessor.classes_)
         else:
             df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
             if target not in df.columns:
@@ -200,11 +261,8 @@ class Run:
         return score(self.task, y, self._raw_output(df), self.preprocessor.classes_)
 
     def _evaluate_test_split(self) -> dict[str, Any]:
-        from deepwise.train import model_input
-
         data = self._prepared()
-        output = np.asarray(self.model.predict(model_input(data.x["test"]), verbose=0, batch_size=1024))
-        return score(self.output, data.y["test"], output, self.preprocessor.classes_)
+        return score(self.output, data.y["test"], data.predict(self.model, "test"), self.preprocessor.classes_)
 
     def _test_split(self) -> pd.DataFrame:
         """The raw rows of the held-out test split (for series: the test period)."""
@@ -216,14 +274,17 @@ class Run:
         cfg = self.config
         path = Path(cfg.data.path)
         expected = self.manifest["data"]["fingerprint"]
-        if not path.is_file() or f"sha256:{fingerprint(path)}" != expected:
-            raise DataError(
-                f"The training data '{path}' is missing or changed since this run, so its test split cannot be "
-                "rebuilt.",
-                expected=f"the original file (fingerprint {expected[:19]}...)",
-                fix="pass labelled data explicitly: `deepwise evaluate RUN labelled.csv`.",
-            )
-        return prepare(cfg)
+        problem = DataError(
+            f"The training data '{path}' is missing or changed since this run, so its test split cannot be rebuilt.",
+            expected=f"the original data (fingerprint {expected[:19]}...)",
+            fix="pass labelled data explicitly: `deepwise evaluate RUN labelled.csv` (or a folder of images).",
+        )
+        if not path.exists() or (path.is_file() and f"sha256:{fingerprint(path)}" != expected):
+            raise problem
+        data = prepare(cfg)
+        if f"sha256:{data.fingerprint}" != expected:
+            raise problem
+        return data
 
     def headline(self) -> str:
         return headline(self.output, self.metrics["test"])

@@ -21,15 +21,26 @@ from rich.console import Console
 
 from deepwise.backend import keras_module
 from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
-from deepwise.data.inspect import inspect
+from deepwise.data.images import ImageSet, fingerprint_source
+from deepwise.data.inspect import inspect, inspect_images
 from deepwise.data.series import season_length
 from deepwise.data.tables import fingerprint, is_table_path
 from deepwise.errors import ConfigError, DataError, RunError
 from deepwise.evaluate import fit_baselines, grouped_permutation_importance, permutation_importance, score, verdict
 from deepwise.formulate import Problem, formulate
 from deepwise.guard import OODGuard
+from deepwise.models.cnn import (
+    build_cnn,
+    build_from_run,
+    build_pretrained,
+    confidence,
+    describe_image_model,
+    embedding_model,
+    unfreeze_top,
+)
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.models.sequence import build_sequence_model
+from deepwise.prepare.images import ImagePreprocessor, image_batches_class
 from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.split import split_indices
 from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
@@ -78,6 +89,54 @@ class PreparedData:
     fingerprint: str
     rows: dict[str, np.ndarray] | None = None  # series: the rows (time steps) of each period
     target_rows: np.ndarray | None = None  # series: the row whose target each sample forecasts
+    images: ImageSet | None = None  # images: where the pixels come from (streamed when x is None)
+
+    @property
+    def kind(self) -> str:
+        """table | forecasting | image_classification"""
+        if self.images is not None:
+            return "image_classification"
+        return "forecasting" if self.forecasting else "table"
+
+    @property
+    def streaming(self) -> bool:
+        return self.images is not None and self.x["train"] is None
+
+    def _batches(self, split: str, batch_size: int, labels: bool, shuffle: bool = False):
+        cls = image_batches_class()
+        y = self.y[split] if labels else None
+        return cls(self.images, self.splits[split], self.prep, batch_size, y, shuffle=shuffle, seed=self.config.seed)
+
+    def fit(self, model, callbacks: list, epochs: int, initial_epoch: int) -> None:
+        """model.fit on the training split, validated on the validation split (arrays or streamed batches)."""
+        batch_size = self.config.training.batch_size
+        common = dict(epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        if self.streaming:
+            model.fit(
+                self._batches("train", batch_size, labels=True, shuffle=True),
+                validation_data=self._batches("validation", 256, labels=True),
+                **common,
+            )
+            return
+        model.fit(
+            model_input(self.x["train"]),
+            self.y["train"],
+            validation_data=(model_input(self.x["validation"]), self.y["validation"]),
+            batch_size=batch_size,
+            shuffle=True,
+            **common,
+        )
+
+    def predict(self, model, split: str) -> np.ndarray:
+        if self.streaming:
+            return np.asarray(model.predict(self._batches(split, 256, labels=False), verbose=0))
+        return np.asarray(model.predict(model_input(self.x[split]), verbose=0, batch_size=1024))
+
+    def probe_batch(self, batch_size: int):
+        if self.streaming:
+            return self._batches("train", batch_size, labels=True)[0]
+        x = self.x["train"]
+        return (x[FEATURES] if list(x) == [FEATURES] else x), self.y["train"]
 
     @property
     def config(self) -> Config:
@@ -103,6 +162,9 @@ class PreparedData:
 
     def flat(self, split: str) -> np.ndarray:
         """One float matrix per sample, the input of the scikit-learn baselines."""
+        if self.images is not None:  # downsampled grayscale pixels
+            side = min(16, *self.prep.image_size)
+            return self.images.load(self.splits[split], (side, side), 1).reshape(len(self.splits[split]), -1) / 255.0
         if self.forecasting:
             x = self.x[split][FEATURES]
             return x.reshape(len(x), -1)
@@ -158,6 +220,8 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
             "--target is only for data files; a config names its target in problem.target.",
             fix="drop --target, or edit problem.target in the config.",
         )
+    if path.is_dir() or path.suffix.lower() == ".npy":
+        return Config(problem=ProblemConfig(target=target or "label"), data=DataConfig(path=str(path.resolve())))
     if target or is_table_path(path):
         if not target:
             raise ConfigError(
@@ -174,6 +238,8 @@ def prepare(config: Config) -> PreparedData:
     problem = formulate(config)
     if problem.forecasting:
         return _prepare_series(problem)
+    if problem.images is not None:
+        return _prepare_images(problem)
     cfg = problem.config
     task = TASKS[cfg.problem.task]
     df = problem.frame
@@ -193,6 +259,26 @@ def prepare(config: Config) -> PreparedData:
     x = {name: prep.transform(df.iloc[idx]) for name, idx in splits.items()}
     y = {name: prep.transform_target(target.iloc[idx]) for name, idx in splits.items()}
     return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path))
+
+
+def _prepare_images(problem: Problem) -> PreparedData:
+    """Stratified split of the images; pixels decoded into memory when they fit, else streamed per batch."""
+    cfg = problem.config
+    task = TASKS[cfg.problem.task]
+    images = problem.images
+    labels = pd.Series([str(v) for v in images.labels], name=cfg.problem.target)
+    splits = split_indices(
+        labels, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+    )
+    prep = ImagePreprocessor(cfg.data.image_size, cfg.data.channels, task.name, cfg.problem.target)
+    prep.fit([images.labels[i] for i in splits["train"]])
+    y = {name: prep.transform_target([images.labels[i] for i in idx]) for name, idx in splits.items()}
+    in_memory = cfg.data.in_memory if cfg.data.in_memory is not None else prep.fits_in_memory(len(images))
+    if in_memory:
+        x = {name: {FEATURES: prep.load(images, idx)} for name, idx in splits.items()}
+    else:
+        x = {name: None for name in splits}
+    return PreparedData(problem, task, prep, splits, x, y, fingerprint_source(images), images=images)
 
 
 def _prepare_series(problem: Problem) -> PreparedData:
@@ -247,17 +333,22 @@ def build_model(data: PreparedData):
     keras = keras_module()
     cfg = data.config
     keras.utils.set_random_seed(cfg.seed)
-    if data.forecasting:
+    if data.images is not None:
+        specs = data.prep.input_specs()
+        args = (data.task, data.n_classes, cfg.model, cfg.data.augmentation, cfg.seed)
+        if cfg.model.from_run:
+            from deepwise.predict import load_run
+
+            model = build_from_run(load_run(cfg.model.from_run).model, *args)
+        elif cfg.model.type == "pretrained":
+            model = build_pretrained(specs, *args)
+        else:
+            model = build_cnn(specs, *args)
+    elif data.forecasting:
         model = build_sequence_model(
             data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
         )
     else:
-        if cfg.model.type != "mlp":
-            raise ConfigError(
-                f"model.type '{cfg.model.type}' works on windows of a time series, not on a table.",
-                expected="model.type: mlp for tables (or problem.task: forecasting for a series)",
-                fix="set model.type: mlp.",
-            )
         model = build_mlp(
             data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
         )
@@ -278,26 +369,27 @@ def build_model(data: PreparedData):
 def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float, float]:
     """Time a few real training steps, then put weights and optimizer state back as they were.
 
-    Returns (seconds for the first step, which includes compilation; seconds per later step). The compiled
-    step is kept, so the probe costs only a few steps of training time.
+    Returns (seconds for the first step, which includes compilation; seconds per later step). The probe runs
+    through ``model.fit`` so that the compiled step is the one fit reuses: it costs a few steps of training time.
     """
     model.optimizer.build(model.trainable_variables)
     weights = model.get_weights()
     opt_state = [np.array(v.numpy()) for v in model.optimizer.variables]
-    n = len(y)
-    batch = min(batch_size, n)
+    batch = min(batch_size, len(y))
 
-    def take(arr):
-        return arr[:batch]
+    def take(n: int):
+        def rows(a):
+            return np.concatenate([a[:batch]] * n)
 
-    xb = {k: take(v) for k, v in x.items()} if isinstance(x, dict) else take(x)
-    yb = take(y)
+        return ({k: rows(v) for k, v in x.items()} if isinstance(x, dict) else rows(x)), rows(y)
+
+    xb, yb = take(1)
     start = time.perf_counter()
-    model.train_on_batch(xb, yb)
+    model.fit(xb, yb, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     first = time.perf_counter() - start
+    xs, ys = take(steps)
     start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(xb, yb)
+    model.fit(xs, ys, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     per_step = (time.perf_counter() - start) / steps
     model.set_weights(weights)
     for var, value in zip(model.optimizer.variables, opt_state, strict=True):
@@ -473,14 +565,18 @@ def train(
         data = prepare(cfg)
     cfg = data.config
     with timer("inspect"):
-        findings = inspect(
-            data.problem.frame[_inspected_columns(data)],
-            target=cfg.problem.target,
-            task=data.task.name,
-            hidden_units=cfg.model.hidden_units,
-            seed=cfg.seed,
-            time_column=cfg.data.time_column if data.forecasting else None,
-            horizon=cfg.problem.horizon,
+        findings = (
+            inspect_images(data.images, cfg.problem.target, cfg.seed)
+            if data.images is not None
+            else inspect(
+                data.problem.frame[_inspected_columns(data)],
+                target=cfg.problem.target,
+                task=data.task.name,
+                hidden_units=cfg.model.hidden_units,
+                seed=cfg.seed,
+                time_column=cfg.data.time_column if data.forecasting else None,
+                horizon=cfg.problem.horizon,
+            )
         )
     if findings.problems and not force:
         listed = "\n".join(f"- {f.code}: {f.message} Suggested: {f.action}" for f in findings.problems)
@@ -567,8 +663,6 @@ def _fit_and_finish(
     tcfg = cfg.training
     with timer("build"):
         model = build_model(data)
-    x_train, y_train = model_input(data.x["train"]), data.y["train"]
-    x_val, y_val = model_input(data.x["validation"]), data.y["validation"]
     initial_epoch = 0
     es_state = None
     if resume is not None:
@@ -580,11 +674,11 @@ def _fit_and_finish(
         initial_epoch = int(meta["epochs_done"])
         if "early_stopping" in meta:
             es_state = dict(meta["early_stopping"], best_weights=saved["best"] or None)
-    steps_per_epoch = math.ceil(len(y_train) / tcfg.batch_size)
+    steps_per_epoch = math.ceil(len(data.y["train"]) / tcfg.batch_size)
     if out:
-        out.print(f"  Model: {describe_model(model, cfg.model)}")
+        out.print(f"  Model: {_describe(model, data)}")
     with timer("probe"):
-        compile_s, step_s = probe_step_time(model, x_train, y_train, tcfg.batch_size)
+        compile_s, step_s = probe_step_time(model, *data.probe_batch(tcfg.batch_size), tcfg.batch_size)
     if out:
         epoch_s = step_s * steps_per_epoch * 1.15  # plus the validation pass
         remaining = tcfg.epochs - initial_epoch
@@ -611,19 +705,11 @@ def _fit_and_finish(
     try:
         with timer("fit"):
             if initial_epoch < tcfg.epochs:
-                model.fit(
-                    x_train,
-                    y_train,
-                    validation_data=(x_val, y_val),
-                    epochs=tcfg.epochs,
-                    initial_epoch=initial_epoch,
-                    batch_size=tcfg.batch_size,
-                    shuffle=True,
-                    callbacks=callbacks,
-                    verbose=0,
-                )
+                data.fit(model, callbacks, tcfg.epochs, initial_epoch)
             elif stopper is not None and stopper.resume_state and stopper.resume_state.get("best_weights"):
                 model.set_weights(stopper.resume_state["best_weights"])
+            if data.images is not None and cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
+                _fine_tune(model, data, callbacks, history, out)
     except KeyboardInterrupt:
         recorder.close()
         recorder.save(len(history))
@@ -647,13 +733,14 @@ def _fit_and_finish(
         )
     with timer("evaluate"):
         classes = data.prep.classes_
-        val_output = model.predict(x_val, verbose=0)
-        test_output = model.predict(model_input(data.x["test"]), verbose=0)
-        validation = score(data.task.name, y_val, val_output, classes)
+        val_output = data.predict(model, "validation")
+        test_output = data.predict(model, "test")
+        validation = score(data.task.name, data.y["validation"], val_output, classes)
         test = score(data.task.name, data.y["test"], test_output, classes)
     metrics = {
-        "task": "forecasting" if data.forecasting else data.task.name,
-        **({"output": data.task.name, "forecast": _forecast_info(data)} if data.forecasting else {}),
+        "task": data.kind if data.kind != "table" else data.task.name,
+        **({"output": data.task.name} if data.kind != "table" else {}),
+        **({"forecast": _forecast_info(data)} if data.forecasting else {}),
         "main_metric": data.task.main_metric,
         "test": test,
         "validation": validation,
@@ -672,7 +759,7 @@ def _fit_and_finish(
                 data.task.name,
                 seed=cfg.seed,
             )
-        else:
+        elif data.images is None:
             metrics["feature_importance"] = permutation_importance(
                 lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
                 data.frame("test"),
@@ -681,15 +768,26 @@ def _fit_and_finish(
                 data.task.name,
                 seed=cfg.seed,
             )
+    guard = None
     if cfg.guard.enabled:
         with timer("guard"):
-            guard = OODGuard(cfg.guard.false_alarm_rate, cfg.guard.neighbors, seed=cfg.seed).fit(
-                data.tabular, data.frame("train"), data.frame("validation")
-            )
-            test_flags = guard.check(data.tabular, data.frame("test")).ood
-            metrics["guard"] = {**guard.calibration_, "test_flag_rate": float(test_flags.mean())}
+            guard = OODGuard(cfg.guard.false_alarm_rate, cfg.guard.neighbors, seed=cfg.seed)
+            if data.images is not None:
+                embed = embedding_model(model)
+                guard.fit_arrays(
+                    data.predict(embed, "train"),
+                    data.predict(embed, "validation"),
+                    validation_confidence=confidence(val_output, data.task.name),
+                )
+                test_flags = (
+                    guard.score_arrays(data.predict(embed, "test"), confidence(test_output, data.task.name)) > 1.0
+                )
+            else:
+                guard.fit(data.tabular, data.frame("train"), data.frame("validation"))
+                test_flags = guard.check(data.tabular, data.frame("test")).ood
+            metrics["guard"] = {**guard.calibration_, "test_flag_rate": float(np.mean(test_flags))}
     with timer("save"):
-        if cfg.guard.enabled:
+        if guard is not None:
             guard.save(path / GUARD)
         save_model(model, path / MODEL)
         atomic_write_text(path / HISTORY, pd.DataFrame(history).to_csv(index=False))
@@ -699,6 +797,7 @@ def _fit_and_finish(
         finished=utc_now(),
         timings=timer.timings,
         parameters=int(model.count_params()),
+        trainable_parameters=int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     )
     write_json(path / MANIFEST, manifest)
     if out:
@@ -707,6 +806,33 @@ def _fit_and_finish(
     from deepwise.predict import Run
 
     return Run(path)
+
+
+def _describe(model, data: PreparedData) -> str:
+    if data.images is not None:
+        return describe_image_model(model, data.config.model)
+    return describe_model(model, data.config.model)
+
+
+def _fine_tune(model, data: PreparedData, callbacks: list, history: list[dict], out) -> None:
+    """Second phase of transfer learning: unfreeze the top layers and train on at a lower learning rate."""
+    cfg = data.config
+    n = unfreeze_top(model, cfg.model.fine_tune_layers)
+    if n == 0:
+        return
+    model.compile(
+        optimizer=keras_module().optimizers.Adam(learning_rate=cfg.model.fine_tune_learning_rate),
+        loss=data.task.loss,
+        metrics=list(data.task.keras_metrics),
+    )
+    if out:
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        out.print(
+            f"  Fine-tuning the top {n} layer(s) of the base at learning rate {cfg.model.fine_tune_learning_rate:g} "
+            f"for up to {cfg.model.fine_tune_epochs} epoch(s): {trainable:,} trainable parameters now."
+        )
+    done = len(history)
+    data.fit(model, callbacks, done + cfg.model.fine_tune_epochs, done)
 
 
 def _inspected_columns(data: PreparedData) -> list[str]:
@@ -744,9 +870,19 @@ def _feature_groups(prep: SeriesPreprocessor) -> dict[str, list[int]]:
 def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history: list[dict], best_epoch: int):
     """Baselines on the same split with the same metrics, and the verdict."""
     task = data.task.name
-    fitted = fit_baselines(
-        task, data.flat("train"), data.y["train"], data.flat("test"), data.n_classes, data.config.seed
-    )
+    from threadpoolctl import threadpool_limits
+
+    # one thread: scikit-learn's OpenMP/BLAS threads fighting JAX's for 2 cores made this 100x slower (measured)
+    with threadpool_limits(1):
+        fitted = fit_baselines(
+            task,
+            data.flat("train"),
+            data.y["train"],
+            data.flat("test"),
+            data.n_classes,
+            data.config.seed,
+            images=data.images is not None,
+        )
     for name, output in data.naive_outputs("test").items():
         fitted[name] = {"output": output, "fit_seconds": 0.0, "model": name}
     classes = data.prep.classes_

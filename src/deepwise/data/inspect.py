@@ -165,6 +165,11 @@ def inspect(
     With ``time_column`` the rows are a time series: order, duplicated timestamps and gaps are checked, and
     leakage is measured against the target ``horizon`` steps ahead (what a forecast predicts).
     """
+    if isinstance(data, (str, Path)):
+        from deepwise.data.images import is_image_source, open_images
+
+        if is_image_source(data):
+            return inspect_images(open_images(data, on_bad_files="skip"), target or "label", seed)
     df = read_table(data) if isinstance(data, (str, Path)) else data
     if not isinstance(df, pd.DataFrame):
         raise DataError(
@@ -555,7 +560,8 @@ def _class_balance(counts: pd.Series, target: str) -> list[Finding]:
         f"Always guessing the most common class ('{counts.index[0]}') is already right {_fmt_share(majority)} "
         "of the time: a model must beat that."
     )
-    if smallest_share < MINORITY_WARNING_SHARE:
+    # rare means below 10 % of rows, and below half of an equal share (with 10+ classes, 10 % each is balanced)
+    if smallest_share < min(MINORITY_WARNING_SHARE, 0.5 / len(counts)):
         return [
             Finding(
                 "class_balance",
@@ -904,3 +910,73 @@ def _data_size(
             evidence=evidence,
         )
     ]
+
+
+def inspect_images(images: Any, target: str = "label", seed: int = 0) -> Findings:
+    """Findings for an image set (:class:`deepwise.data.images.ImageSet`): classes, sizes, channels,
+    duplicates, unreadable files and whether there are enough images per class.
+
+    Example:
+        >>> inspect_images(open_images("digits/")).render(console)
+    """
+    from deepwise.data.images import describe
+
+    stats = describe(images, seed=seed)
+    findings = Findings()
+    sizes = ", ".join(f"{k} ({v})" for k, v in list(stats["sizes"].items())[:5])
+    channels = ", ".join(f"{k}: {v}" for k, v in stats["channels"].items())
+    findings.append(
+        Finding(
+            "overview",
+            "info",
+            f"{stats['images']:,} images in {len(stats['class_counts'])} classes (from {images.source}). Sizes "
+            f"(height x width, of {stats['checked']:,} checked): {sizes}; median {stats['median_size'][0]}x"
+            f"{stats['median_size'][1]}. Channels: {channels}.",
+            "deepwise resizes every image to one size (data.image_size) and one channel count (data.channels).",
+            evidence={k: stats[k] for k in ("images", "checked", "sizes", "median_size", "channels")},
+        )
+    )
+    if stats["skipped"]:
+        findings.append(
+            Finding(
+                "unreadable_files",
+                "warning",
+                f"{len(stats['skipped'])} file(s) are not readable images and were skipped: "
+                + ", ".join(stats["skipped"][:10]),
+                "Remove or repair them.",
+                evidence={"files": stats["skipped"]},
+            )
+        )
+    if stats["duplicates"]:
+        examples = "; ".join(" = ".join(group[:3]) for group in stats["duplicate_groups"][:3])
+        findings.append(
+            Finding(
+                "duplicate_images",
+                "warning",
+                f"{stats['duplicates']} image(s) are exact copies of another (e.g. {examples}). Copies can land in "
+                "both the training and the test split and make the test score look better than it is.",
+                "Remove the duplicates before training.",
+                evidence={"duplicates": stats["duplicates"], "groups": stats["duplicate_groups"]},
+            )
+        )
+    if stats["class_counts"]:
+        counts = pd.Series(stats["class_counts"]).sort_values(ascending=False)
+        findings += _class_balance(counts, target)
+        smallest = int(counts.min())
+        severity = "warning" if smallest < 100 else "info"
+        findings.append(
+            Finding(
+                "data_size",
+                severity,
+                f"{stats['images']:,} images; the smallest class has {smallest}. "
+                + (
+                    "That is little for a network trained from scratch: it may not learn reliably."
+                    if severity == "warning"
+                    else "Enough for a small CNN from scratch to learn."
+                ),
+                "With few images per class, transfer learning (model.type: pretrained) usually does better than "
+                "training from scratch; augmentation helps too.",
+                evidence={"images": stats["images"], "min_class_rows": smallest},
+            )
+        )
+    return findings

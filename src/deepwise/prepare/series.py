@@ -148,4 +148,8 @@ def load_preprocessor(path: str | Path) -> TabularPreprocessor | SeriesPreproces
     state = json.loads(Path(path).read_text(encoding="utf-8"))
     if state.get("format", "").startswith("deepwise.series"):
         return SeriesPreprocessor.from_dict(state)
+    if state.get("format", "").startswith("deepwise.images"):
+        from deepwise.prepare.images import ImagePreprocessor
+
+        return ImagePreprocessor.from_dict(state)
     return TabularPreprocessor.from_dict(state)

@@ -200,6 +200,8 @@ class TabularPreprocessor:
             else:
                 arrays[EMBEDDING_PREFIX + name] = idx.reshape(n, 1)
         features = np.hstack(blocks) if blocks else np.zeros((n, 0))
+        # a value like 1e308 would overflow float32: cap standardized values far beyond any training value
+        features = np.clip(features, -1e6, 1e6)
         arrays = {FEATURES: features.astype(np.float32), **arrays}
         return arrays
 
