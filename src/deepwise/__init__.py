@@ -16,6 +16,7 @@ from deepwise.doctor import doctor  # noqa: E402
 from deepwise.errors import DeepwiseError  # noqa: E402
 from deepwise.formulate import formulate  # noqa: E402
 from deepwise.predict import Run, load_run, predict  # noqa: E402
+from deepwise.report import report as write_report  # noqa: E402
 from deepwise.train import resume, train  # noqa: E402
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "predict",
     "resume",
     "train",
+    "write_report",
 ]

@@ -173,6 +173,7 @@ class TrainingConfig(_Section):
     checkpoint_every_s: float = Field(
         10.0, ge=0, description="seconds between checkpoints for --resume (0 = after every epoch)"
     )
+    report: bool = Field(True, description="write report.html and MODEL_CARD.md into the run at the end")
 
 
 class GuardConfig(_Section):

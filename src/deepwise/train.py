@@ -802,10 +802,26 @@ def _fit_and_finish(
     write_json(path / MANIFEST, manifest)
     if out:
         print_summary(out, metrics, len(data.splits["test"]))
+    if tcfg.report:
+        _write_report(path, out)
+    if out:
         out.print(f"Run saved to [bold]{path}[/]")
     from deepwise.predict import Run
 
     return Run(path)
+
+
+def _write_report(path: Path, out) -> None:
+    """The HTML report and model card; a failure here never costs the (complete) run."""
+    from deepwise.report import report
+
+    try:
+        written = report(path)
+        if out:
+            out.print(f"Report: [bold]{written}[/] (and MODEL_CARD.md)")
+    except Exception as err:  # the run is complete and saved; the report can be rebuilt with `deepwise report`
+        if out:
+            out.print(f"[yellow]The report could not be written ({err}); run `deepwise report {path}` later.[/]")
 
 
 def _describe(model, data: PreparedData) -> str:
