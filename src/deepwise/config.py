@@ -121,8 +121,10 @@ class ModelConfig(_Section):
         description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
         "auto = mlp, or cnn for images",
     )
-    conv_filters: list[int] = Field(
-        default_factory=lambda: [32, 64], description="cnn: filters of each conv block (3x3 conv, max-pool)"
+    conv_filters: list[int] | None = Field(
+        None,
+        description="cnn: filters of each conv block (3x3 conv, max-pool); null = [32, 64] for images up to 16 "
+        "pixels, [16, 32, 64] above",
     )
     base: str = Field("MobileNetV2", description="pretrained: any keras.applications model, e.g. EfficientNetB0")
     weights: str | None = Field(

@@ -166,6 +166,8 @@ def resolve_images(config: Config) -> Problem:
         if d.channels is None:
             colour = stats["channels"].get("colour", 0) > stats["channels"].get("grayscale", 0)
             d.channels = 3 if colour or model.type == "pretrained" else 1
+    if model.conv_filters is None:  # measured: digits (8x8) need wider filters, MNIST (28x28) a third block
+        model.conv_filters = [32, 64] if max(d.image_size) <= 16 else [16, 32, 64]
     config.problem.task = task
     config.data.split.test = config.data.split.test_fraction(False)
     if model.dropout is None:

@@ -29,6 +29,7 @@ from deepwise.report.sections import (
     findings_section,
     forecasting_sections,
     guard_section,
+    image_sections,
     importance_section,
     learning_curves_section,
     metrics_section,
@@ -49,7 +50,8 @@ SECTION_BUILDERS: dict[str, SectionBuilder] = {
     "binary": classification_sections,
     "multiclass": classification_sections,
     "regression": regression_sections,
-    "forecasting": forecasting_sections,  # dispatches on metrics.json "output"; add time plots here
+    "forecasting": forecasting_sections,  # the test period over time, then the sections of metrics.json "output"
+    "image_classification": image_sections,  # test images, confident mistakes, then the classification sections
 }
 
 

@@ -110,8 +110,10 @@ class ReportContext:
 
     @property
     def classes(self) -> list | None:
-        if self.preprocessing and self.preprocessing.get("classes") is not None:
-            return list(self.preprocessing["classes"])
+        prep = self.preprocessing or {}
+        for state in (prep, prep.get("tabular") if isinstance(prep.get("tabular"), dict) else {}):
+            if state.get("classes") is not None:  # tables and images; series keep theirs in "tabular"
+                return list(state["classes"])
         matrix = (self.metrics.get("test") or {}).get("confusion_matrix")
         return list(matrix["labels"]) if matrix else None
 
@@ -119,20 +121,43 @@ class ReportContext:
     def duration_s(self) -> float | None:
         return run_duration_s(self.manifest)
 
+    @property
+    def modality(self) -> str:
+        """table | forecasting | images (what the rows of the run are)."""
+        if self.task == "forecasting":
+            return "forecasting"
+        if self.task == "image_classification" or (self.preprocessing or {}).get("format", "").startswith(
+            "deepwise.images"
+        ):
+            return "images"
+        return "table"
+
     # ---------------------------------------------------------------------------------------------- predictions
+    @cached_property
+    def prepared(self) -> tuple[Any, Any] | str:
+        """``(run, data)``: the saved run and its rebuilt split (:class:`deepwise.train.PreparedData`), or a
+        sentence saying why the data cannot be rebuilt. Built once and shared by every per-row section."""
+        from deepwise.predict import load_run
+
+        try:
+            run = load_run(self.path)
+            data = run._prepared()  # the same split and preprocessing as training (rebuilt from the data file)
+        except DeepwiseError as err:
+            return f"Per-row plots are not available: {err.problem}"
+        return run, data
+
     @cached_property
     def test_predictions(self) -> TestPredictions | str:
         """The test split's labels and model output, or a sentence saying why they cannot be rebuilt.
 
         The report only plots them; the test metrics themselves come from metrics.json.
         """
-        from deepwise.predict import load_run
-        from deepwise.train import model_input
-
+        prepared = self.prepared
+        if isinstance(prepared, str):
+            return prepared
+        run, data = prepared
         try:
-            run = load_run(self.path)
-            data = run._prepared()  # the same split and preprocessing as training (rebuilt from the data file)
-            output = run.model.predict(model_input(data.x["test"]), verbose=0, batch_size=1024)
+            output = data.predict(run.model, "test")  # arrays, or image batches streamed from disk
         except DeepwiseError as err:
             return f"Per-row plots are not available: {err.problem}"
         return TestPredictions(y_true=np.asarray(data.y["test"]), output=np.asarray(output), classes=self.classes)

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from deepwise.report.context import ReportContext
@@ -20,6 +21,8 @@ MODEL_NAMES = {
     "conv1d": "a 1-D convolutional network",
     "lstm": "an LSTM recurrent network",
     "gru": "a GRU recurrent network",
+    "cnn": "a convolutional network",
+    "pretrained": "a pretrained convolutional network, fine-tuned",
 }
 
 
@@ -28,9 +31,85 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
 
+def _units(ctx: ReportContext) -> tuple[str, str]:
+    """What the run's data is made of: (the plural noun for new data, the noun of the split counts)."""
+    if ctx.modality == "images":
+        return "images", "images"
+    if ctx.modality == "forecasting":
+        return "series", "samples"
+    return "rows", "rows"
+
+
+def _usage(ctx: ReportContext, columns: str, proba_note: str) -> tuple[list[str], str, str]:
+    """Command lines (comments aligned), a Python example and a note on the inputs a prediction needs."""
+    path = str(ctx.path)
+    if ctx.modality == "images":
+        commands = [
+            (
+                f"deepwise predict {path} new_images/ -o predictions.csv",
+                f"image, prediction, {proba_note}ood, ood_score",
+            ),
+            (f"deepwise evaluate {path} labelled_images/", "re-measure on a folder of class sub-folders"),
+            (f"deepwise export {path} --format onnx", "or keras / saved_model"),
+        ]
+        python = (
+            f'import deepwise\n\nrun = deepwise.load_run("{path}")\n'
+            "predictions = run.predict(\"new_images/\")  # a folder, a list of files or a CSV of paths; 'ood' flags "
+            "images unlike the training images\nprint(predictions.head())"
+        )
+        prep = ctx.preprocessing or {}
+        size = "x".join(map(str, prep.get("image_size") or ["?", "?"]))
+        note = (
+            f"Images of any size and format Pillow reads are accepted; each is resized to {size} pixels and "
+            f"converted to {prep.get('channels', '?')} channel(s), as in training."
+        )
+        return _aligned(commands), python, note
+    if ctx.modality == "forecasting":
+        prep = ctx.preprocessing or {}
+        window, horizon = prep.get("window", "?"), prep.get("horizon", "?")
+        commands = [
+            (f"deepwise predict {path} recent_rows.csv", f"the forecast {horizon} step(s) after the last row"),
+            (f"deepwise evaluate {path} later_rows.csv", "re-measure on a later stretch of the series"),
+            (f"deepwise export {path} --format onnx", "or keras / saved_model"),
+        ]
+        python = (
+            f'import deepwise\nimport pandas as pd\n\nrun = deepwise.load_run("{path}")\n'
+            'forecast = run.predict(pd.read_csv("recent_rows.csv"))  # one row: the forecast after the last time\n'
+            "print(forecast)"
+        )
+        note = (
+            f"Pass at least the last {window} row(s) of the series, with the columns {columns}; rows are put in time "
+            f"order, and the forecast is for {horizon} step(s) after the last one."
+        )
+        return _aligned(commands), python, note
+    commands = [
+        (f"deepwise predict {path} new_rows.csv -o predictions.csv", f"prediction, {proba_note}ood, ood_score"),
+        (f"deepwise evaluate {path} labelled.csv", "re-measure on new labelled rows"),
+        (f"deepwise serve {path}", "HTTP: POST /predict, GET /schema, GET /health"),
+        (f"deepwise export {path} --format onnx", "or keras / saved_model"),
+    ]
+    python = (
+        f'import deepwise\nimport pandas as pd\n\nrun = deepwise.load_run("{path}")\n'
+        "predictions = run.predict(pd.read_csv(\"new_rows.csv\"))  # same row order; 'ood' flags rows unlike the "
+        "training data\nprint(predictions.head())"
+    )
+    note = f"Input rows need the columns {columns}; extra columns are ignored, missing values are allowed."
+    return _aligned(commands), python, note
+
+
+def _aligned(commands: list[tuple[str, str]]) -> list[str]:
+    width = max(len(c) for c, _ in commands)
+    return [f"{c.ljust(width)}   # {comment}" for c, comment in commands]
+
+
 def _inputs(ctx: ReportContext) -> list[list[str]]:
     prep = ctx.preprocessing or {}
     rows: list[list[str]] = []
+    if isinstance(prep.get("tabular"), dict):  # a series: the per-step columns, after the time column
+        if prep.get("time_column"):
+            period = (ctx.metrics.get("forecast") or {}).get("test_period") or []
+            rows.append([_md(prep["time_column"]), "time", _md(f"before {period[0]}" if period else "-")])
+        prep = prep["tabular"]
     for name in prep.get("numeric") or []:
         stats = (prep.get("numeric_stats") or {}).get(name, {})
         rows.append([_md(name), "number", f"{fmt(stats.get('min'))} to {fmt(stats.get('max'))}"])
@@ -63,11 +142,16 @@ def _intended_use(ctx: ReportContext, n_inputs: int) -> tuple[str, str]:
             f"the last {forecast.get('window', '?')} time step(s) of a series, {forecast.get('horizon', '?')} "
             f"step(s) ahead (test period {' to '.join(map(str, forecast.get('test_period') or ['?']))})"
         )
+    elif ctx.modality == "images":
+        prep = ctx.preprocessing or {}
+        size = "x".join(map(str, prep.get("image_size") or ["?", "?"]))
+        colours = {1: "grayscale", 3: "colour"}.get(prep.get("channels"), f"{prep.get('channels', '?')}-channel")
+        source = f"one image (resized to {size} pixels, {colours})"
     else:
         source = f"{n_inputs or 'its'} input column(s) of one table row"
     text = (
         f"A neural network ({kind_of_network}) trained with deepwise: {what} from {source}. "
-        f"It was trained on `{ctx.data.get('path', '?')}` and is meant for rows like those."
+        f"It was trained on `{ctx.data.get('path', '?')}` and is meant for {_units(ctx)[0]} like those."
     )
     return text, kind
 
@@ -84,7 +168,8 @@ def _limits(ctx: ReportContext) -> list[str]:
             else ""
         )
         lines.append(
-            f"The test split has {fmt(n_test)} rows, so every test score above is noisy{one_row}. The network's "
+            f"The test split has {fmt(n_test)} {_units(ctx)[1]}, so every test score above is noisy{one_row}. "
+            "The network's "
             f"{metric_label(ev.get('metric', ''))} minus the best simple model's is {diff['difference']:+.3f} (95 % "
             f"bootstrap interval {diff['ci95_low']:+.3f} to {diff['ci95_high']:+.3f})."
         )
@@ -96,18 +181,30 @@ def _limits(ctx: ReportContext) -> list[str]:
             for key, label in (("validation_flag_rate", "validation"), ("test_flag_rate", "test"))
             if guard.get(key) is not None
         ]
-        lines.append(
-            f"Out-of-distribution behaviour: a guard flags rows unlike the training data (mean distance to the "
-            f"{fmt(guard.get('k'))} nearest training rows above a threshold calibrated for a {rate:.1%} false-alarm "
-            f"rate; observed on held-out rows: {', '.join(observed) or 'not measured'}). Rows with a category never "
-            "seen in training are always flagged. A flagged row (`ood` true, `ood_score` > 1) still gets a "
-            "prediction, but it is an extrapolation the test metrics say nothing about: review it, and retrain with "
-            "such rows if they are common."
-        )
+        if ctx.modality == "images":
+            confidence = ", or the network is unusually unsure of its class" if guard.get("confidence_scale") else ""
+            lines.append(
+                f"Out-of-distribution behaviour: a guard flags images unlike the training images: the network's own "
+                f"embedding of the image ({guard.get('space', 'penultimate layer')}) is far from its "
+                f"{fmt(guard.get('k'))} nearest training embeddings{confidence} (threshold calibrated for a "
+                f"{rate:.1%} false-alarm rate; observed on held-out images: {', '.join(observed) or 'not measured'})."
+                " A flagged image (`ood` true, `ood_score` > 1) still gets a prediction, but it is an extrapolation "
+                "the test metrics say nothing about: review it, and retrain with such images if they are common."
+            )
+        else:
+            lines.append(
+                f"Out-of-distribution behaviour: a guard flags rows unlike the training data (mean distance to the "
+                f"{fmt(guard.get('k'))} nearest training rows above a threshold calibrated for a {rate:.1%} "
+                f"false-alarm rate; observed on held-out rows: {', '.join(observed) or 'not measured'}). Rows with a "
+                "category never seen in training are always flagged. A flagged row (`ood` true, `ood_score` > 1) "
+                "still gets a prediction, but it is an extrapolation the test metrics say nothing about: review it, "
+                "and retrain with such rows if they are common."
+            )
     else:
+        unit = _units(ctx)[0]
         lines.append(
-            "This run has no out-of-distribution guard: nothing warns when new rows are unlike the training "
-            "data, and predictions for such rows can be wrong without any sign."
+            f"This run has no out-of-distribution guard: nothing warns when new {unit} are unlike the training "
+            f"data, and predictions for such {unit} can be wrong without any sign."
         )
     prep = ctx.preprocessing or {}
     if prep.get("numeric"):
@@ -115,10 +212,16 @@ def _limits(ctx: ReportContext) -> list[str]:
             "Numbers outside the training range are extrapolated; missing numbers are filled with the "
             "training median (plus a 'was missing' indicator when training had missing values)."
         )
-    lines.append(
-        "The metrics come from one random split of one data set; they say nothing about subgroups that are "
-        "rare in it, and nothing about data collected in another place, time or way."
-    )
+    if ctx.modality == "forecasting":
+        lines.append(
+            "The metrics come from one test period at the end of one series; they say nothing about other seasons, "
+            "about a future that behaves differently (a trend break, a new regime), or about other series."
+        )
+    else:
+        lines.append(
+            "The metrics come from one random split of one data set; they say nothing about subgroups that are "
+            "rare in it, and nothing about data collected in another place, time or way."
+        )
     code = (ctx.metrics.get("verdict") or {}).get("code")
     if code in ("simpler_model_suffices", "looks_like_a_computation", "not_enough_data", "worse_than_chance"):
         lines.append(f"The verdict is '{VERDICT_LABELS.get(code, code)}': a simpler model may serve as well or better.")
@@ -160,6 +263,9 @@ def model_card(ctx: ReportContext) -> str:
         env_rows.append(["training run took", f"{ctx.duration_s:.1f} s"])
     columns = ", ".join(f"`{r[0]}`" for r in inputs) or "used in training"
     prep = ctx.preprocessing or {}
+    proba_note = "proba_<class>, " if prep.get("classes") else ""
+    commands, python_example, input_note = _usage(ctx, columns, proba_note)
+    unit, split_unit = _units(ctx)
     return (
         environment(autoescape=False)
         .from_string(MODEL_CARD)
@@ -191,8 +297,16 @@ def model_card(ctx: ReportContext) -> str:
             verdict_code=verdict.get("code", "-"),
             verdict_message=_md(verdict.get("message", "")),
             limits=_limits(ctx),
-            proba_note="proba_<class>, " if prep.get("classes") else "",
-            columns=columns,
+            proba_note=proba_note,
+            commands=commands,
+            python_example=python_example,
+            input_note=input_note,
+            unit=unit,
+            split_unit=split_unit,
+            total_unit="images" if ctx.modality == "images" else "rows",
+            source_kind="Folder"
+            if ctx.modality == "images" and Path(str(ctx.data.get("path", ""))).suffix == ""
+            else "File",
             environment=env_rows,
         )
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -125,17 +126,33 @@ def scalar_metrics(scores: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------- common sections
 
 
+_TASK_NAMES = {"image_classification": "image classification"}
+
+
+def _unit(ctx: ReportContext) -> str:
+    """What one test 'row' is: an image, a forecast sample, or a table row."""
+    return {"images": "images", "forecasting": "samples"}.get(ctx.modality, "rows")
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article, capitalized ("An image classification", "A regression")."""
+    return ("An " if noun[:1].lower() in "aeiou" else "A ") + noun
+
+
 def summary_section(ctx: ReportContext) -> Section:
     """What was trained on what, the headline test scores and the verdict in one glance."""
     verdict = ctx.metrics.get("verdict") or {}
     test = ctx.metrics.get("test") or {}
     data = ctx.data
     split = data.get("split") or {}
+    unit = _unit(ctx)
+    task = f"forecasting ({ctx.output})" if ctx.task == "forecasting" else _TASK_NAMES.get(ctx.task, ctx.task)
+    total = "images" if ctx.modality == "images" else "rows"
     blocks: list[Block] = [
         Paragraph(
-            f"A {ctx.task} run predicting '{ctx.target}' from {data.get('path', 'its data')} "
-            f"({fmt(data.get('rows'))} rows: {fmt(split.get('train'))} train · {fmt(split.get('validation'))} "
-            f"validation · {fmt(split.get('test'))} test)."
+            f"{_a(task)} run predicting '{ctx.target}' from {data.get('path', 'its data')} "
+            f"({fmt(data.get('rows'))} {total}; split into {fmt(split.get('train'))} train · "
+            f"{fmt(split.get('validation'))} validation · {fmt(split.get('test'))} test {unit})."
         )
     ]
     keys = scalar_metrics(test)
@@ -144,7 +161,7 @@ def summary_section(ctx: ReportContext) -> Section:
             Table(
                 ["test metric", *[metric_label(k) for k in keys]],
                 [["network", *[fmt(test[k]) for k in keys]]],
-                caption=f"Held-out test split, {fmt(test.get('n'))} rows, measured once.",
+                caption=f"Held-out test split, {fmt(test.get('n'))} {unit}, measured once.",
             )
         )
     if verdict:
@@ -170,7 +187,7 @@ def metrics_section(ctx: ReportContext) -> Section | None:
         Table(
             ["model", "kind", *[metric_label(k) for k in keys]],
             rows,
-            caption=f"Held-out test split ({fmt(test.get('n'))} rows), the same rows for every model. "
+            caption=f"Held-out test split ({fmt(test.get('n'))} {_unit(ctx)}), the same {_unit(ctx)} for every model. "
             + (
                 "Lower is better for " + ", ".join(metric_label(k) for k in keys if k in LOWER_IS_BETTER) + "; "
                 if any(k in LOWER_IS_BETTER for k in keys)
@@ -435,6 +452,19 @@ def learning_curves_section(ctx: ReportContext) -> Section | None:
 def importance_section(ctx: ReportContext) -> Section | None:
     """Permutation feature importance from metrics.json, as a bar chart with its spread."""
     imp = ctx.metrics.get("feature_importance")
+    if (not imp or not imp.get("columns")) and ctx.modality == "images":
+        return Section(
+            "feature-importance",
+            "Feature importance",
+            [
+                Paragraph(
+                    "Permutation importance is not measured for images: a single pixel is not a meaningful input "
+                    "to shuffle. The test images and the most confident mistakes above show what the network gets "
+                    "right and wrong.",
+                    css="note",
+                )
+            ],
+        )
     if not imp or not imp.get("columns"):
         return None
     cols = imp["columns"]
@@ -483,12 +513,40 @@ def guard_section(ctx: ReportContext) -> Section:
         ["false-alarm rate it was calibrated for", f"{rate:.1%}" if rate is not None else "-"],
         ["neighbours (k)", fmt(guard.get("k"))],
         ["distance threshold", fmt(guard.get("threshold"))],
-        ["training rows it compares with", fmt(guard.get("reference_rows"))],
-        ["rows used to set the threshold", fmt(guard.get("calibration_rows"))],
+        [f"training {_unit(ctx)} it compares with", fmt(guard.get("reference_rows"))],
+        [
+            ("validation images" if ctx.modality == "images" else _unit(ctx)) + " used to set the threshold",
+            fmt(guard.get("calibration_rows")),
+        ],
     ]
-    for key, label in (("validation_flag_rate", "validation rows flagged"), ("test_flag_rate", "test rows flagged")):
+    images = ctx.modality == "images" or "space" in guard
+    unit = "images" if ctx.modality == "images" else "rows"
+    if guard.get("space"):
+        rows.insert(0, ["space it measures distances in", str(guard["space"])])
+    for key, label in (
+        ("validation_flag_rate", f"validation {unit} flagged"),
+        ("test_flag_rate", f"test {unit} flagged"),
+    ):
         if guard.get(key) is not None:
             rows.append([label, f"{guard[key]:.1%}"])
+    if images and rate is not None:
+        confidence = (
+            " It also scores how unsure the network is (one minus the probability of its predicted class, scaled "
+            "the same way), and a sample's score is the larger of the two, so an image unlike the training images "
+            "or one the network cannot decide on is flagged."
+            if guard.get("confidence_scale") or "confidence" in str(guard.get("space", ""))
+            else ""
+        )
+        text = (
+            f"The guard embeds each {'image' if ctx.modality == 'images' else 'sample'} with the network itself "
+            f"({guard.get('space', 'its penultimate layer')}) and scores it by the mean distance to its "
+            f"{fmt(guard.get('k'))} nearest training embeddings, flagging it when the score exceeds a threshold "
+            f"chosen so that about {rate:.1%} of ordinary validation {unit} are flagged (false alarms).{confidence} "
+            "A flagged image still gets a prediction (column ood = true, ood_score > 1), but it is unlike anything "
+            "the network learned from (another camera, another kind of object, a corrupted file), so check it, or "
+            "collect such images and retrain."
+        )
+        return Section("guard", "Out-of-distribution guard", [Paragraph(text), Table(["calibration", "value"], rows)])
     text = (
         f"The guard scores each row by its mean distance to its {fmt(guard.get('k'))} nearest training rows (in the "
         "preprocessed, standardized space) and flags it when the distance exceeds a threshold chosen so that about "
@@ -789,8 +847,363 @@ def regression_sections(ctx: ReportContext) -> list[Section]:
 # ------------------------------------------------------------------------------------------------- forecasting
 
 
+@dataclass
+class ForecastTest:
+    """The test period of a forecasting run: one entry per forecast, in time order."""
+
+    times: np.ndarray  # the time of each forecast's target
+    y_true: np.ndarray
+    output: np.ndarray  # the network's raw output
+    naive: dict[str, np.ndarray]  # persistence (and seasonal persistence), in the network's output format
+    classes: list[str]
+
+
+def forecast_test(ctx: ReportContext) -> ForecastTest | str:
+    """The network's and the naive forecasts of the test period with their times (or why they are unavailable)."""
+    from deepwise.errors import DeepwiseError
+
+    preds = ctx.test_predictions
+    if isinstance(preds, str):
+        return preds
+    prepared = ctx.prepared
+    if isinstance(prepared, str):
+        return prepared
+    _, data = prepared
+    if getattr(data, "target_rows", None) is None or getattr(data.problem, "time", None) is None:
+        return "Per-step plots are not available: the rebuilt data has no time axis."
+    rows = data.target_rows[data.splits["test"]]
+    times = np.asarray(data.problem.time.iloc[rows])
+    try:
+        naive = {k: np.asarray(v) for k, v in data.naive_outputs("test").items()}
+    except DeepwiseError:
+        naive = {}
+    classes = [str(c) for c in (preds.classes or [])]
+    return ForecastTest(times, preds.y_true, preds.output, naive, classes)
+
+
+def _day(time: Any) -> str:
+    """A time as text, without a midnight clock time ('2001-08-18 00:00:00' -> '2001-08-18')."""
+    text = str(time)
+    return text[: -len(" 00:00:00")] if text.endswith(" 00:00:00") else text
+
+
+def _forecast_intro(ctx: ReportContext, n: int) -> Paragraph:
+    fc = ctx.metrics.get("forecast") or {}
+    period = fc.get("test_period") or []
+    span = f" from {_day(period[0])} to {_day(period[-1])}" if len(period) == 2 else ""
+    season = f"; season length {fc['season_length']} steps" if fc.get("season_length") else ""
+    return Paragraph(
+        f"{fmt(n)} forecasts of '{ctx.target}' over the test period{span}, each {fc.get('horizon', '?')} step(s) "
+        f"ahead from the last {fc.get('window', '?')} step(s) of the series{season}. The test period comes after "
+        "every training and validation step, so these forecasts are of a future the network never saw."
+    )
+
+
+def _versus_naive(ctx: ReportContext) -> Paragraph | None:
+    """One sentence comparing the network's main test metric with the naive forecasts' (from metrics.json)."""
+    main = ctx.main_metric
+    test = ctx.metrics.get("test") or {}
+    baselines = ctx.metrics.get("baselines") or {}
+    parts = [
+        f"{BASELINE_LABELS.get(name, name)} {fmt(baselines[name].get(main))}"
+        for name in ("persistence", "seasonal_persistence")
+        if name in baselines and baselines[name].get(main) is not None
+    ]
+    if not main or test.get(main) is None or not parts:
+        return None
+    better = "lower" if main in LOWER_IS_BETTER else "higher"
+    return Paragraph(
+        f"Test {metric_label(main)} ({better} is better): network {fmt(test[main])}; " + "; ".join(parts) + ". "
+        "A network that does not beat persistence has learned nothing the last value did not already say.",
+        css="note",
+    )
+
+
+def _zoom(n: int, last: int = 200) -> slice | None:
+    """The last ``last`` steps of a long test period (None when the whole period is short enough to read)."""
+    return slice(n - last, n) if n > 1.5 * last else None
+
+
+def forecast_regression_sections(ctx: ReportContext, ft: ForecastTest) -> list[Section]:
+    y = ft.y_true.astype(float).reshape(-1)
+    pred = ft.output.astype(float).reshape(-1)
+    naive = {BASELINE_LABELS.get(k, k): v.astype(float).reshape(-1) for k, v in ft.naive.items()}
+    target, n = ctx.target, len(y)
+    forecasts = {"network forecast": pred, **naive}
+    blocks: list[Block] = [
+        _forecast_intro(ctx, n),
+        Figure(
+            plots.forecast_chart(
+                ft.times, y, forecasts, title=f"Test period: '{target}', true vs forecast", ylabel=target
+            ),
+            alt=f"True '{target}' and the network's and persistence forecasts over the test period",
+            caption="Black: the true value at each forecast's target time; blue: the network's forecast; dashed: the "
+            "naive forecasts it must beat (persistence repeats the last known value). A network line that trails the "
+            "true line by the horizon is just copying the last value.",
+        ),
+    ]
+    zoom = _zoom(n)
+    if zoom is not None:
+        blocks.append(
+            Figure(
+                plots.forecast_chart(
+                    ft.times[zoom],
+                    y[zoom],
+                    {k: v[zoom] for k, v in forecasts.items()},
+                    title=f"The last {zoom.stop - zoom.start} forecasts",
+                    ylabel=target,
+                ),
+                alt="The end of the test period, enlarged",
+            )
+        )
+    versus = _versus_naive(ctx)
+    if versus is not None:
+        blocks.append(versus)
+    residuals = {"network": y - pred, **{k: y - v for k, v in naive.items()}}
+    return [
+        Section("forecast", "Forecast over the test period", blocks),
+        Section(
+            "forecast-residuals",
+            "Forecast residuals over time",
+            [
+                Figure(
+                    plots.residuals_over_time(ft.times, residuals, title="Residuals over the test period"),
+                    alt="Residuals of the network and persistence forecasts over time",
+                    caption="Residual = true - forecast, at each forecast's target time; orange: the network's "
+                    "residuals averaged over a few steps. Residuals that drift away from zero mean the series moved "
+                    "away from what training saw (a trend or a level shift); waves mean a cycle the window misses; "
+                    "spikes are events no past value announced.",
+                )
+            ],
+        ),
+    ]
+
+
+def forecast_classification_sections(ctx: ReportContext, ft: ForecastTest) -> list[Section]:
+    from deepwise.evaluate import class_probabilities
+
+    proba = class_probabilities(ctx.output, ft.output)
+    y = ft.y_true.astype(int).reshape(-1)
+    classes = ft.classes or [str(i) for i in range(proba.shape[1])]
+    blocks: list[Block] = [_forecast_intro(ctx, len(y))]
+    persistence = ft.naive.get("persistence")
+    if ctx.output == "binary":
+        naive = {BASELINE_LABELS.get(k, k): v.astype(float).reshape(-1) for k, v in ft.naive.items()}
+        blocks.append(
+            Figure(
+                plots.forecast_probability_chart(
+                    ft.times,
+                    proba[:, 1],
+                    y,
+                    positive=classes[1],
+                    negative=classes[0],
+                    naive=naive,
+                    title=f"Test period: forecast probability of '{ctx.target}' = '{classes[1]}'",
+                ),
+                alt=f"Forecast probability of '{classes[1]}' over the test period with the true class",
+                caption=f"Blue: the network's probability that '{ctx.target}' is '{classes[1]}' at each target "
+                f"time; dots: the true class (at 1 for '{classes[1]}', at 0 for '{classes[0]}'), green where the "
+                "0.5 threshold forecast it right, red where not; dashed: persistence (the last known class).",
+            )
+        )
+    else:
+        naive_class = None if persistence is None else np.asarray(persistence).argmax(axis=1)
+        blocks.append(
+            Figure(
+                plots.forecast_class_chart(
+                    ft.times,
+                    proba,
+                    y,
+                    classes,
+                    naive=naive_class,
+                    naive_label="persistence (the last known class)",
+                    title=f"Test period: forecast probability of each class of '{ctx.target}'",
+                ),
+                alt="Forecast probability of each class over the test period with the true class",
+                caption="Colour: the network's probability of each class (one row per class) at each target time; "
+                "dots: the true class, green where the most probable class was right, red where not; grey crosses: "
+                "the class persistence forecasts (the last known one).",
+            )
+        )
+    versus = _versus_naive(ctx)
+    if versus is not None:
+        blocks.append(versus)
+    return [Section("forecast", "Forecast over the test period", blocks)]
+
+
 def forecasting_sections(ctx: ReportContext) -> list[Section]:
-    """A forecasting run's test period, plotted like the table task it outputs (regression or classification)."""
-    if ctx.output == "regression":
-        return regression_sections(ctx)
-    return classification_sections(ctx)
+    """A forecasting run's test period over time (true vs forecast, persistence, residuals), then the plots of the
+    table task it outputs (regression or classification)."""
+    ft = forecast_test(ctx)
+    regression = ctx.output == "regression"
+    if isinstance(ft, str):
+        over_time = [_unavailable("forecast", "Forecast over the test period", ft)]
+        if regression:
+            over_time.append(_unavailable("forecast-residuals", "Forecast residuals over time", ft))
+    elif regression:
+        over_time = forecast_regression_sections(ctx, ft)
+    else:
+        over_time = forecast_classification_sections(ctx, ft)
+    return over_time + (regression_sections(ctx) if regression else classification_sections(ctx))
+
+
+# ------------------------------------------------------------------------------------------------------ images
+
+
+@dataclass
+class ImageTest:
+    """The test images of an image run: where they are, the truth and the network's probabilities."""
+
+    data: Any  # deepwise.train.PreparedData
+    index: np.ndarray  # positions of the test images in data.images
+    y_true: np.ndarray  # class indices
+    proba: np.ndarray  # [n, n_classes]
+    classes: list[str]
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.proba.argmax(axis=1)
+
+    def pixels(self, positions: np.ndarray) -> np.ndarray:
+        """Raw pixels (0-255, [n, h, w, c]) of the test images at ``positions`` (positions within the test split)."""
+        return self.data.prep.load(self.data.images, self.index[positions])
+
+    def names(self, positions: np.ndarray) -> list[str]:
+        """A name per image: its path relative to the data folder, or ``#i`` for rows of an array."""
+        try:
+            names = self.data.images.names(self.index[positions])
+        except (AttributeError, TypeError, IndexError):
+            return [f"#{int(i)}" for i in self.index[positions]]
+        root = Path(str(self.data.config.data.path))
+        return [_relative(str(n), root) for n in names]
+
+
+def _relative(name: str, root: Path) -> str:
+    try:
+        return str(Path(name).relative_to(root))
+    except ValueError:
+        return name
+
+
+def image_test(ctx: ReportContext) -> ImageTest | str:
+    from deepwise.evaluate import class_probabilities
+
+    preds = ctx.test_predictions
+    if isinstance(preds, str):
+        return preds
+    prepared = ctx.prepared
+    if isinstance(prepared, str):
+        return prepared
+    run, data = prepared
+    if getattr(data, "images", None) is None:
+        return "Image plots are not available: the rebuilt data has no images."
+    proba = class_probabilities(ctx.output, preds.output)
+    classes = getattr(run.preprocessor, "classes_", None)
+    classes = [str(c) for c in (classes if classes is not None else preds.classes or range(proba.shape[1]))]
+    y = np.asarray(preds.y_true).astype(int).reshape(-1)
+    return ImageTest(data, np.asarray(data.splits["test"]), y, proba, classes)
+
+
+def _short(label: str, width: int = 12) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def image_grid_section(ctx: ReportContext, it: ImageTest, n_images: int = 24, seed: int = 0) -> Section:
+    """A random sample of test images with the predicted and the true class (green: right, red: wrong)."""
+    n = len(it.y_true)
+    chosen = np.sort(np.random.default_rng(seed).choice(n, size=min(n_images, n), replace=False))
+    pred = it.predicted
+    ok = pred[chosen] == it.y_true[chosen]
+    captions = [
+        f"pred {_short(it.classes[pred[i]])} ({it.proba[i, pred[i]]:.2f})\ntrue {_short(it.classes[it.y_true[i]])}"
+        for i in chosen
+    ]
+    wrong_shown = int((~ok).sum())
+    accuracy = float(np.mean(pred == it.y_true)) if n else float("nan")
+    return Section(
+        "image-grid",
+        "Test images and their predictions",
+        [
+            Figure(
+                plots.image_grid(
+                    it.pixels(chosen), captions, ok, title=f"{len(chosen)} random test images of {fmt(n)}"
+                ),
+                alt="A grid of test images with predicted and true classes",
+                caption="Each image: the predicted class with its probability, and the true class; green frame: "
+                "right, red frame: wrong. The images are shown as the network sees them (resized to "
+                f"{'x'.join(map(str, it.data.prep.image_size))} pixels).",
+            ),
+            Paragraph(
+                f"{wrong_shown} of the {len(chosen)} images shown are misclassified; on the whole test split the "
+                f"network is right on {accuracy:.1%} of {fmt(n)} images.",
+                css="note",
+            ),
+        ],
+    )
+
+
+def confident_mistakes_section(ctx: ReportContext, it: ImageTest, n_images: int = 12) -> Section:
+    """The wrong predictions the network was surest of: mislabelled images, look-alike classes or shortcuts."""
+    pred = it.predicted
+    wrong = np.flatnonzero(pred != it.y_true)
+    if wrong.size == 0:
+        return Section(
+            "confident-mistakes",
+            "Most confident mistakes",
+            [Paragraph(f"The network classified all {fmt(len(it.y_true))} test images correctly.", css="note")],
+        )
+    confidence = it.proba[wrong, pred[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:n_images]
+    captions = [
+        f"pred {_short(it.classes[pred[i]])} ({it.proba[i, pred[i]]:.2f})\n"
+        f"true {_short(it.classes[it.y_true[i]])} ({it.proba[i, it.y_true[i]]:.2f})"
+        for i in order
+    ]
+    names = it.names(order)
+    rows = [
+        [
+            names[j],
+            it.classes[it.y_true[i]],
+            it.classes[pred[i]],
+            f"{it.proba[i, pred[i]]:.3f}",
+            f"{it.proba[i, it.y_true[i]]:.3f}",
+        ]
+        for j, i in enumerate(order)
+    ]
+    return Section(
+        "confident-mistakes",
+        "Most confident mistakes",
+        [
+            Figure(
+                plots.image_grid(
+                    it.pixels(order),
+                    captions,
+                    [False] * len(order),
+                    title=f"The {len(order)} most confident of {fmt(wrong.size)} wrong test predictions",
+                ),
+                alt="The test images the network got wrong with the highest confidence",
+                caption="Each image: the predicted class with the probability the network gave it, and the true "
+                "class with its probability. Confident mistakes are often mislabelled images, classes that truly "
+                "look alike, or a shortcut the network learned (a background, a watermark): look at them before "
+                "trusting the probabilities.",
+            ),
+            Table(
+                ["image", "true class", "predicted class", "P(predicted)", "P(true)"],
+                rows,
+                caption="The same images, most confident first.",
+            ),
+        ],
+    )
+
+
+def image_sections(ctx: ReportContext) -> list[Section]:
+    """Test images with their predictions and the most confident mistakes, then the classification plots."""
+    it = image_test(ctx)
+    if isinstance(it, str):
+        own = [
+            _unavailable("image-grid", "Test images and their predictions", it),
+            _unavailable("confident-mistakes", "Most confident mistakes", it),
+        ]
+    else:
+        own = [image_grid_section(ctx, it), confident_mistakes_section(ctx, it)]
+    return own + classification_sections(ctx)
