@@ -109,6 +109,9 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue this interrupted run.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Train even when the data checks find problems.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Also write TensorBoard logs to RUN/tensorboard/.")
+    ] = False,
 ) -> None:
     """Train, evaluate once on the test split, and save the run (the one-liner: DATA --target COL)."""
     import deepwise
@@ -127,6 +130,12 @@ def train(
                 expected="deepwise train CONFIG.yaml, or deepwise train DATA --target COLUMN",
                 fix="pass a config or a data file.",
             )
+        if tensorboard:
+            from deepwise.train import resolve_config
+
+            source = resolve_config(source, target)
+            source.training.tensorboard = True
+            target = None
         run = deepwise.train(
             source, target=target, runs_dir=runs_dir, run_dir=run_dir, verbose=not quiet, console=console, force=force
         )
@@ -394,6 +403,9 @@ def tune_command(
     ] = False,
     target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict (data files).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Train even when the data checks find problems.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Also write TensorBoard logs to RUN/tensorboard/.")
+    ] = False,
 ) -> None:
     """Search hyperparameters with Optuna on the validation split; write the best config (best.yaml)."""
     from deepwise.tune import tune as run_tune

@@ -176,6 +176,14 @@ class TrainingConfig(_Section):
         10.0, ge=0, description="seconds between checkpoints for --resume (0 = after every epoch)"
     )
     report: bool = Field(True, description="write report.html and MODEL_CARD.md into the run at the end")
+    tensorboard: bool = Field(
+        False, description="also write TensorBoard logs to <run>/tensorboard/ (pip install 'deepwise[monitor]')"
+    )
+    mlflow: str | None = Field(
+        None,
+        description="MLflow tracking URI to log params, metrics and the model to, e.g. file:./mlruns "
+        "(works offline) or http://host:5000; null = the run directory alone (pip install 'deepwise[monitor]')",
+    )
 
 
 class GuardConfig(_Section):

@@ -40,6 +40,7 @@ from deepwise.models.cnn import (
 )
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.models.sequence import build_sequence_model
+from deepwise.monitor import log_final, monitoring_callbacks, require_packages
 from deepwise.prepare.images import ImagePreprocessor, image_batches_class
 from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.split import split_indices
@@ -561,6 +562,7 @@ def train(
     timer = Timer()
     started = utc_now()
     cfg = resolve_config(config, target)
+    require_packages(cfg.training.tensorboard, cfg.training.mlflow)
     with timer("prepare"):
         data = prepare(cfg)
     cfg = data.config
@@ -701,6 +703,7 @@ def _fit_and_finish(
         callbacks.append(stopper)
     recorder = recorder_cls(path, tcfg.epochs, tcfg.checkpoint_every_s, history, out, stopper)
     callbacks.append(recorder)
+    callbacks.extend(monitoring_callbacks(path, cfg, tcfg.tensorboard, tcfg.mlflow))
     callbacks.extend(extra_callbacks or [])
     try:
         with timer("fit"):
@@ -792,6 +795,9 @@ def _fit_and_finish(
         save_model(model, path / MODEL)
         atomic_write_text(path / HISTORY, pd.DataFrame(history).to_csv(index=False))
         write_json(path / METRICS, _finite(metrics))
+    if tcfg.mlflow:
+        with timer("mlflow"):
+            log_final(path, _finite(metrics))
     manifest.update(
         status=STATUS_COMPLETE,
         finished=utc_now(),
