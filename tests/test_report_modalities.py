@@ -9,6 +9,7 @@ quality, are tested here.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import deepwise
 from deepwise.report import plots, report
 from deepwise.report.context import ReportContext
 
-WEATHER = "/work/shared/data/weather/weather_prediction_dataset.csv"
+WEATHER = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "weather" / "weather_prediction_dataset.csv")
 FORECAST = {"forecast", "forecast-residuals"}
 IMAGES = {"image-grid", "confident-mistakes"}
 
