@@ -18,6 +18,7 @@ from deepwise.formulate import formulate  # noqa: E402
 from deepwise.predict import Run, load_run, predict  # noqa: E402
 from deepwise.report import report as write_report  # noqa: E402
 from deepwise.train import resume, train  # noqa: E402
+from deepwise.tune import StudyResult, tune  # noqa: E402
 
 __all__ = [
     "Config",
@@ -25,6 +26,7 @@ __all__ = [
     "Finding",
     "Findings",
     "Run",
+    "StudyResult",
     "__version__",
     "doctor",
     "formulate",
@@ -34,5 +36,6 @@ __all__ = [
     "predict",
     "resume",
     "train",
+    "tune",
     "write_report",
 ]

@@ -176,6 +176,11 @@ class TrainingConfig(_Section):
         10.0, ge=0, description="seconds between checkpoints for --resume (0 = after every epoch)"
     )
     report: bool = Field(True, description="write report.html and MODEL_CARD.md into the run at the end")
+    distribution: Literal["none", "data_parallel"] = Field(
+        "none",
+        description="data_parallel: train over the processes named by DEEPWISE_COORDINATOR, DEEPWISE_NUM_PROCESSES "
+        "and DEEPWISE_PROCESS_ID (process 0 writes the run)",
+    )
     tensorboard: bool = Field(
         False, description="also write TensorBoard logs to <run>/tensorboard/ (pip install 'deepwise[monitor]')"
     )

@@ -119,9 +119,15 @@ class PreparedData:
                 **common,
             )
             return
+        x, y = model_input(self.x["train"]), self.y["train"]
+        if self.config.training.distribution == "data_parallel":
+            from deepwise import distributed
+
+            x, y = distributed.shard(x, y)  # this process's rows; equal steps in every process
+            batch_size = distributed.per_process_batch(batch_size)
         model.fit(
-            model_input(self.x["train"]),
-            self.y["train"],
+            x,
+            y,
             validation_data=(model_input(self.x["validation"]), self.y["validation"]),
             batch_size=batch_size,
             shuffle=True,
@@ -563,6 +569,13 @@ def train(
     started = utc_now()
     cfg = resolve_config(config, target)
     require_packages(cfg.training.tensorboard, cfg.training.mlflow)
+    if cfg.training.distribution == "data_parallel":
+        from deepwise import distributed
+
+        distributed.initialize()  # DEEPWISE_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID; before any JAX work
+        distributed.data_parallel()  # the model is built replicated on every device of every process
+        if not distributed.is_main_process():  # process 0 writes the run; the others a throw-away copy
+            out, run_dir = None, distributed.scratch_run_dir()
     with timer("prepare"):
         data = prepare(cfg)
     cfg = data.config
@@ -726,6 +739,10 @@ def _fit_and_finish(
         write_json(path / MANIFEST, manifest)
         raise
     recorder.save(len(history))
+    if tcfg.distribution == "data_parallel":  # predict cannot read arrays spread over processes: evaluate a copy
+        from deepwise import distributed
+
+        model = distributed.local_copy(model, lambda: build_model(data))
     best_epoch = (stopper.best_epoch + 1) if stopper is not None else len(history)
     if out:
         stopped = len(history) < tcfg.epochs

@@ -146,9 +146,7 @@ def build_pretrained(
     return keras.Model(inputs, out, name=f"deepwise_{config.base.lower()}")
 
 
-def build_from_run(
-    run_model, task: TaskSpec, n_classes: int, config: ModelConfig, augmentation=None, seed: int = 0
-):
+def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfig, augmentation=None, seed: int = 0):
     """Reuse an earlier run's network up to its embedding layer (frozen) and add a new head."""
     keras = keras_module()
     try:
