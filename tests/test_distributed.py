@@ -16,6 +16,8 @@ import pytest
 from deepwise import distributed
 from deepwise.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # real subprocesses, PostgreSQL and several trainings: CI runs them
+
 WORKER = Path(__file__).parent / "helpers" / "dp_worker.py"
 EPOCHS = 40
 

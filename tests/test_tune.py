@@ -23,6 +23,8 @@ import deepwise
 from deepwise.errors import ConfigError
 from deepwise.tune import TRIALS_DIR, _postgres_driver, apply_params, default_space, parse_space, tune
 
+pytestmark = pytest.mark.slow  # real subprocesses, PostgreSQL and several trainings: CI runs them
+
 optuna = pytest.importorskip("optuna")
 
 FAST = {"training": {"epochs": 5, "checkpoint_every_s": 0}, "model": {"type": "mlp"}}
