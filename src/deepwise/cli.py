@@ -38,8 +38,7 @@ _state = {"debug": bool(os.environ.get("DEEPWISE_DEBUG"))}
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for every error.")] = False,
 ) -> None:
-    if debug:
-        _state["debug"] = True
+    _state["debug"] = debug or bool(os.environ.get("DEEPWISE_DEBUG"))  # per invocation, not sticky
 
 
 def handled(func):
