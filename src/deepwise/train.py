@@ -728,7 +728,12 @@ def _fit_and_finish(
                 _fine_tune(model, data, callbacks, history, out)
     except KeyboardInterrupt:
         recorder.close()
-        recorder.save(len(history))
+        try:
+            recorder.save(len(history))
+        except RuntimeError:
+            # Ctrl-C landed inside a JAX step whose buffers were donated: the weights are unreadable now, so the
+            # last checkpoint on disk (written at an epoch end) is what --resume continues from.
+            pass
         manifest["status"] = STATUS_INTERRUPTED
         manifest["timings"] = timer.timings
         write_json(path / MANIFEST, manifest)
