@@ -231,6 +231,12 @@ def create_app(run_path: str | Path, *, max_records: int = MAX_RECORDS, max_body
     from deepwise.predict import load_run
 
     run = load_run(run_path)
+    if run.task not in ("binary", "multiclass", "regression"):
+        raise DeepwiseError(
+            f"deepwise serve does not serve {run.task} runs yet (only runs trained on a table).",
+            expected="a run whose task is binary, multiclass or regression",
+            fix=f"use `deepwise predict {run.path} DATA` for this run.",
+        )
     prep = run.preprocessor
     _ = run.model, run.guard  # load now, not on the first request
     filler = _typical_row(prep)
