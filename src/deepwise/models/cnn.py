@@ -42,6 +42,16 @@ def augmentation_layers(aug: AugmentationConfig, seed: int) -> list:
     return out
 
 
+def augmented_input(shape: tuple, augmentation: AugmentationConfig | None, seed: int):
+    """The model's image input and, on top of it, the augmentation layers (active in training only)."""
+    keras = keras_module()
+    inputs = keras.Input(shape=tuple(shape), name="features")
+    x = inputs
+    for layer in augmentation_layers(augmentation or AugmentationConfig(), seed):
+        x = layer(x)
+    return inputs, x
+
+
 def build_cnn(
     input_specs: dict[str, dict[str, Any]],
     task: TaskSpec,
@@ -53,10 +63,7 @@ def build_cnn(
     """Conv blocks (a 3x3 convolution, batch norm if asked, max-pooling), global average pooling, dense head."""
     keras = keras_module()
     layers = keras.layers
-    inputs = keras.Input(shape=input_specs["features"]["shape"], name="features")
-    x = inputs
-    for layer in augmentation_layers(augmentation or AugmentationConfig(), seed):
-        x = layer(x)
+    inputs, x = augmented_input(input_specs["features"]["shape"], augmentation, seed)
     x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     for b, filters in enumerate(config.conv_filters, start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=not config.batch_norm, name=f"conv{b}")(x)
@@ -135,10 +142,7 @@ def build_pretrained(
     if weights_file is not None:
         base.load_weights(weights_file)
     base.trainable = False
-    inputs = keras.Input(shape=shape, name="features")
-    x = inputs
-    for layer in augmentation_layers(augmentation or AugmentationConfig(), seed):
-        x = layer(x)
+    inputs, x = augmented_input(shape, augmentation, seed)
     x = preprocessing_layer(config.base, "preprocess_input")(x)
     x = base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
@@ -159,10 +163,7 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
         ) from None
     base = keras.Model(run_model.inputs, embedding.output, name="transferred_base")
     base.trainable = False
-    inputs = keras.Input(shape=run_model.input_shape[1:], name="features")
-    x = inputs
-    for layer in augmentation_layers(augmentation or AugmentationConfig(), seed):
-        x = layer(x)
+    inputs, x = augmented_input(run_model.input_shape[1:], augmentation, seed)
     x = base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
