@@ -1,5 +1,8 @@
 """Load benchmark of ``deepwise serve``: requests per second and latency (p50, p99) for 1-row and 1,000-row requests.
 
+An image run is measured with 1 and 64 images per request (base64 in JSON, drawn from its training folder), a
+forecasting run with its window of recent rows per request.
+
 Starts ``deepwise serve RUN`` on 127.0.0.1 at a free port in a subprocess (the real uvicorn server, one worker),
 waits for ``GET /health``, then sends a fixed number of ``POST /predict`` requests per scenario with
 ``httpx.AsyncClient``, at most ``--concurrency`` in flight, after a short warm-up; then stops the server. Traffic
@@ -58,6 +61,40 @@ def records(run: Path, n: int) -> list[dict]:
     frame = pd.read_csv(config["data"]["path"]).drop(columns=[config["problem"]["target"]])
     sample = frame.sample(n, replace=True, random_state=0)
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in sample.to_dict("records")]
+
+
+def bodies(run: Path, batch_rows: int) -> list[tuple[str, int, bytes]]:
+    """(scenario, rows per request, JSON body) for the kind of run: a table, images or a forecast."""
+    import base64
+
+    import yaml
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    task = json.loads((run / "metrics.json").read_text())["task"]
+    if task == "image_classification":
+        from deepwise.data.images import IMAGE_SUFFIXES
+
+        files = sorted(p for p in Path(config["data"]["path"]).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SystemExit("the image run's training folder holds no image files to send")
+        rng = np.random.default_rng(0)
+
+        def images(n: int) -> bytes:
+            chosen = rng.choice(len(files), n, replace=True)
+            encoded = [base64.b64encode(files[i].read_bytes()).decode() for i in chosen]
+            return json.dumps({"images": encoded}).encode()
+
+        many = min(batch_rows, 64)
+        return [("1 image", 1, images(1)), (f"{many} images", many, images(many))]
+    if task == "forecasting":
+        window = config["problem"].get("window", 1)
+        frame = pd.read_csv(config["data"]["path"]).tail(window)
+        rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+        return [(f"forecast ({window} rows)", 1, json.dumps({"records": rows}).encode())]
+    return [
+        ("1 row", 1, json.dumps({"records": records(run, 1)}).encode()),
+        (f"{batch_rows:,} rows", batch_rows, json.dumps({"records": records(run, batch_rows)}).encode()),
+    ]
 
 
 async def wait_healthy(base: str, deadline: float) -> None:
@@ -132,11 +169,8 @@ def main() -> None:
             asyncio.run(wait_healthy(base, deadline))
             startup = time.perf_counter() - started
             results = {}
-            for name, rows, total in (
-                ("1 row", 1, args.single),
-                (f"{args.batch_rows:,} rows", args.batch_rows, args.batch),
-            ):
-                body = json.dumps({"records": records(run, rows)}).encode()
+            scenarios = bodies(run, args.batch_rows)  # forecasting: one scenario only
+            for (name, rows, body), total in zip(scenarios, (args.single, args.batch)[: len(scenarios)], strict=True):
                 remaining = deadline - time.monotonic()
                 results[name] = asyncio.run(
                     asyncio.wait_for(scenario(base, body, total, args.concurrency, warmup=3), timeout=remaining)
@@ -156,10 +190,10 @@ def main() -> None:
         f"deepwise serve on {platform.machine()}, {os.cpu_count()} CPU cores, one uvicorn worker; "
         f"concurrency {args.concurrency}; server ready in {startup:.1f} s"
     )
-    print(f"{'scenario':<12} {'requests':>8} {'errors':>6} {'req/s':>8} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'scenario':<20} {'requests':>8} {'errors':>6} {'req/s':>8} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for name, r in results.items():
         print(
-            f"{name:<12} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>8} {r['rows_per_s']:>10,.0f} "
+            f"{name:<20} {r['requests']:>8} {r['errors']:>6} {r['requests_per_s']:>8} {r['rows_per_s']:>10,.0f} "
             f"{r['p50_ms']:>8} {r['p99_ms']:>8}"
         )
     if args.json:

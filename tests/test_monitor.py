@@ -10,7 +10,7 @@ import pytest
 
 import deepwise
 from deepwise.errors import ConfigError
-from deepwise.monitor import MLFLOW_RUN_FILE, flatten, log_final, monitoring_callbacks, normalize_uri
+from deepwise.monitor import MLFLOW_RUN_FILE, end_run, flatten, log_final, monitoring_callbacks, normalize_uri
 
 EPOCHS = 5
 
@@ -107,3 +107,48 @@ def test_helpers(tmp_path, monkeypatch):
         "e": "x",
         "f": "{}",
     }
+
+
+def _crash_after_two_epochs(error: BaseException):
+    """A Keras callback that raises ``error`` at the end of the second epoch."""
+    from deepwise.backend import keras_module
+
+    class Crash(keras_module().callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise error
+
+    return Crash()
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(RuntimeError("the GPU fell off the bus"), "FAILED"), (KeyboardInterrupt(), "KILLED")]
+)
+def test_mlflow_run_ends_failed_or_killed_when_training_stops(tmp_path, penguins_csv, error, status):
+    from mlflow.tracking import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    config = {
+        "problem": {"target": "species"},
+        "data": {"path": str(penguins_csv)},
+        "training": {"epochs": EPOCHS, "report": False, "mlflow": uri},
+    }
+    run_dir = tmp_path / "run"
+    with pytest.raises(type(error)):
+        deepwise.train(
+            config, runs_dir=tmp_path, run_dir=run_dir, verbose=False, callbacks=[_crash_after_two_epochs(error)]
+        )
+    record = json.loads((run_dir / MLFLOW_RUN_FILE).read_text())
+    client = MlflowClient(tracking_uri=uri)
+    mlrun = client.get_run(record["run_id"])
+    assert mlrun.info.status == status
+    assert mlrun.info.end_time is not None
+    assert sorted(m.step for m in client.get_metric_history(record["run_id"], "loss")) == [1, 2]
+
+
+def test_end_run_without_mlflow_or_with_a_damaged_record_never_raises(tmp_path):
+    assert end_run(tmp_path, "FAILED") is None  # not tracked
+    (tmp_path / MLFLOW_RUN_FILE).write_text("{not json")
+    assert end_run(tmp_path, "KILLED") is None  # logged, not raised: the error that stopped training goes on
+    with pytest.raises(ValueError, match="FAILED"):
+        end_run(tmp_path, "FINISHED")

@@ -11,12 +11,14 @@ Example:
     >>> callbacks = monitoring_callbacks(run_dir, config, tensorboard=True, mlflow_uri="file:./mlruns")
     >>> model.fit(..., callbacks=callbacks)
     >>> log_final(run_dir)                      # after metrics.json and model.keras are written
+    >>> end_run(run_dir, "FAILED")              # instead, when training raised ("KILLED" when interrupted)
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import time
@@ -32,6 +34,8 @@ TENSORBOARD_DIR = "tensorboard"
 MLFLOW_RUN_FILE = "mlflow_run.json"
 FINAL_ARTIFACTS = ("model.keras", "metrics.json", "config.yaml")
 _EXTRA = "pip install 'deepwise[monitor]'"
+END_STATUSES = ("FAILED", "KILLED")
+log = logging.getLogger("deepwise.monitor")
 
 
 def monitoring_callbacks(
@@ -75,6 +79,27 @@ def log_final(run_dir: str | Path, metrics: Mapping | None = None) -> str | None
             client.log_artifact(run_id, str(run_dir / name))
     client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+def end_run(run_dir: str | Path, status: str = "FAILED") -> str | None:
+    """End the MLflow run of ``run_dir`` with ``status``: FAILED when training raised, KILLED when it was interrupted.
+
+    Without it a crashed or interrupted run would stay RUNNING in MLflow. Does nothing (returns None) when the run
+    was not tracked with MLflow; otherwise returns the MLflow run id. Never raises: it is called while another
+    error is on its way to the user, and an unreachable tracking server must not replace that error (it is logged).
+    """
+    if status not in END_STATUSES:
+        raise ValueError(f"status must be one of {END_STATUSES}, not {status!r}")
+    record_path = Path(run_dir) / MLFLOW_RUN_FILE
+    if not record_path.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        _client(record["tracking_uri"]).set_terminated(record["run_id"], status)
+        return record["run_id"]
+    except Exception as err:  # the tracking server is down, the record is damaged, ...
+        log.warning("could not mark the MLflow run of %s as %s: %s", run_dir, status, err)
+        return None
 
 
 def normalize_uri(uri: str) -> str:

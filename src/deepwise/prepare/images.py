@@ -64,6 +64,17 @@ class ImagePreprocessor:
         """float32 [n, h, w, c] raw pixels (0-255) of the images at ``index``."""
         return images.load(index, self.image_size, self.channels).astype(np.float32)
 
+    def decode(self, data: bytes) -> np.ndarray:
+        """uint8 [h, w, c]: one encoded image (PNG, JPEG, ...) decoded and resized exactly as an image file is.
+
+        Raises Pillow's own errors (``UnidentifiedImageError``, ``OSError``, ...) for bytes that are not an image.
+        """
+        import io
+
+        # Pillow opens a file object as it opens a path: the same decoding, conversion and resizing as training.
+        source = ImageSet(paths=[io.BytesIO(data)], array=None, labels=None, source="bytes")  # type: ignore[list-item]
+        return source.load(np.zeros(1, dtype=np.int64), self.image_size, self.channels)[0]
+
     def fits_in_memory(self, n_images: int) -> bool:
         return n_images * self.image_size[0] * self.image_size[1] * self.channels * 4 < MEMORY_LIMIT_BYTES
 
