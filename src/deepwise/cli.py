@@ -41,6 +41,32 @@ def _main(
     _state["debug"] = debug or bool(os.environ.get("DEEPWISE_DEBUG"))  # per invocation, not sticky
 
 
+Unsafe = Annotated[
+    bool,
+    typer.Option(
+        "--unsafe",
+        help="Load a model file that carries Python code (Lambda layers) with Keras safe mode off. It runs that "
+        "code: only for runs you trust.",
+    ),
+]
+
+
+def _loading(unsafe: bool):
+    """Where a command loads a run's model: Keras safe mode, unless --unsafe (with a warning)."""
+    from contextlib import nullcontext
+
+    if not unsafe:
+        return nullcontext()
+    from deepwise.predict import unsafe_models
+
+    err_console.print(
+        "[yellow]Warning:[/] --unsafe: the model is loaded with Keras safe mode off, so any Python code stored in "
+        "the model file runs on this machine. Use it only for a run you trained yourself or fully trust.",
+        highlight=False,
+    )
+    return unsafe_models()
+
+
 def handled(func):
     """Turn deepwise errors into exit 2, interruptions into 130, bugs into exit 1 with a report hint."""
 
@@ -173,12 +199,14 @@ def predict(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write predictions here (CSV); default: print.")
     ] = None,
+    unsafe: Unsafe = False,
 ) -> None:
     """Predict on new rows; rows keep their order."""
     from deepwise.predict import load_run
     from deepwise.runs import atomic_write_text
 
-    result = load_run(run).predict(data)
+    with _loading(unsafe):
+        result = load_run(run).predict(data)
     guard = result.attrs.get("guard")
     if guard is not None:
         from deepwise.guard import GuardReport
@@ -200,13 +228,15 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
     data: Annotated[Path | None, typer.Argument(help="Labelled rows; default: the run's held-out test split.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    unsafe: Unsafe = False,
 ) -> None:
     """Measure a run again: on its held-out test split, or on new labelled data."""
     from deepwise.evaluate import headline
     from deepwise.predict import load_run
 
-    loaded = load_run(run)
-    scores = loaded.evaluate(data)
+    with _loading(unsafe):
+        loaded = load_run(run)
+        scores = loaded.evaluate(data)
     if as_json:
         sys.stdout.write(json.dumps(scores, indent=2) + "\n")
         return
@@ -247,6 +277,7 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where to write the HTML; default: RUN/report.html.")
     ] = None,
+    unsafe: Unsafe = False,
 ) -> None:
     """Write a self-contained HTML report of a run (opens offline) and MODEL_CARD.md next to it."""
     from rich.markup import escape
@@ -254,7 +285,8 @@ def report(
     from deepwise.report import MODEL_CARD_FILE
     from deepwise.report import report as write_report
 
-    path = write_report(run, output)
+    with _loading(unsafe):
+        path = write_report(run, output)
     console.print(
         f"Wrote [bold]{escape(str(path))}[/] and [bold]{escape(str(path.parent / MODEL_CARD_FILE))}[/]", highlight=False
     )
@@ -331,12 +363,14 @@ def export_command(
         Path | None, typer.Option("--output", "-o", help="Folder to write; default: RUN/export/FORMAT.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    unsafe: Unsafe = False,
 ) -> None:
     """Export the model (with its preprocessing.json) as Keras, ONNX or a TensorFlow SavedModel."""
     from deepwise.export import describe
     from deepwise.export import export as run_export
 
-    folder = run_export(run, fmt, output, force=force)
+    with _loading(unsafe):
+        folder = run_export(run, fmt, output, force=force)
     check = describe(folder).get("check", {})
     note = check.get("note") or (
         f"verified with onnxruntime on {check.get('rows')} rows (max difference {check.get('max_abs_difference'):.2g})"
@@ -358,6 +392,7 @@ def serve_command(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    unsafe: Unsafe = False,
 ) -> None:
     """Serve predictions over HTTP: POST /predict, GET /schema, GET /health, /docs."""
     from deepwise.serve import is_loopback, require_serving
@@ -373,7 +408,8 @@ def serve_command(
     console.print(
         f"Loading {run} and serving on http://{host}:{port} (docs: /docs; Ctrl-C stops)", markup=False, highlight=False
     )
-    run_server(run, host=host, port=port)
+    with _loading(unsafe):
+        run_server(run, host=host, port=port)
 
 
 @app.command("tune")
@@ -398,7 +434,11 @@ def tune_command(
         str | None, typer.Option("--study-name", help="Study name in the storage (default: the config's name).")
     ] = None,
     refit: Annotated[
-        bool, typer.Option("--refit", help="Train the best config as an ordinary run, measured once on test.")
+        bool,
+        typer.Option(
+            "--refit",
+            help="Retrain the best config on train+validation (best trial's epochs); measure it once on test.",
+        ),
     ] = False,
     target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict (data files).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Train even when the data checks find problems.")] = False,

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,9 @@ from deepwise.errors import ConfigError
 
 Task = Literal["auto", "binary", "multiclass", "regression", "forecasting"]
 Output = Literal["auto", "binary", "multiclass", "regression"]
+MAX_IMAGE_SIDE = 4096
+MAX_CONFIG_VALUES = 100_000  # a YAML alias bomb ("billion laughs") expands far beyond this
+MAX_CONFIG_BYTES = 10 << 20
 
 
 class _Section(BaseModel):
@@ -54,6 +58,11 @@ class SplitConfig(_Section):
         description="fraction of rows held out for the one final test measurement (null = 0.2; 0.15 forecasting)",
     )
     stratify: bool = Field(True, description="keep class proportions equal across splits (classification)")
+    train_on_validation: bool = Field(
+        False,
+        description="a final refit: train on the training and validation rows together for exactly "
+        "training.epochs (no early stopping); validation scores are then not held out",
+    )
 
     def test_fraction(self, forecasting: bool) -> float:
         return self.test if self.test is not None else (0.15 if forecasting else 0.2)
@@ -103,9 +112,31 @@ class DataConfig(_Section):
     image_size: list[int] | None = Field(
         None, description="images: [height, width] the images are resized to (null = the median size)"
     )
-    channels: int | None = Field(None, description="images: 1 (grayscale) or 3 (colour); null = the majority")
+    channels: Literal[1, 3] | None = Field(None, description="images: 1 (grayscale) or 3 (colour); null = the majority")
+
+    @field_validator("path")
+    @classmethod
+    def _plain_path(cls, path: str) -> str:
+        if not path.strip():
+            raise ValueError("the path is empty")
+        if "\x00" in path:
+            raise ValueError("the path contains a NUL character")
+        return path
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size(cls, size: list[int] | None) -> list[int] | None:
+        if size is not None and (len(size) != 2 or not all(1 <= v <= MAX_IMAGE_SIDE for v in size)):
+            raise ValueError(f"expected [height, width], two whole numbers from 1 to {MAX_IMAGE_SIDE}")
+        return size
+
     on_bad_files: Literal["error", "skip"] = Field(
         "error", description="images: unreadable files stop training (error) or are left out with a warning"
+    )
+    allow_outside_paths: bool = Field(
+        False,
+        description="images: also read files outside the data folder (symlinks in a class folder, absolute or "
+        "'../' paths in a CSV of paths); only for data you trust",
     )
     in_memory: bool | None = Field(
         None, description="images: decode all into memory (fast) or stream from disk; null = memory if < 1 GB"
@@ -201,7 +232,9 @@ class GuardConfig(_Section):
 
 class Config(_Section):
     name: str | None = Field(None, description="run name prefix; null = the data file's name")
-    seed: int = Field(42, description="random seed for the split and the weights (same seed, same run)")
+    seed: int = Field(
+        42, ge=0, le=2**32 - 1, description="random seed for the split and the weights (same seed, same run)"
+    )
     problem: ProblemConfig
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
@@ -281,6 +314,111 @@ def config_from_dict(raw: Any, source: str = "") -> Config:
         raise _describe_validation_error(err, source) from None
 
 
+def _count_values(raw: Any, limit: int) -> int:
+    """How many values ``raw`` holds once YAML aliases are expanded, counting no further than ``limit``.
+
+    A YAML alias is a reference, so ``yaml.safe_load`` returns a small object graph; but anything that walks it
+    (validation, writing the config into the run) walks the expanded tree, which for nested aliases is
+    exponentially large (the "billion laughs" attack). Repeated references are counted every time they occur."""
+    count = 0
+    stack = [raw]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set)):
+            stack.extend(value)
+    return count
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int):
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    key = key_node.value
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Safe YAML (no Python tags), with alias bombs, repeated keys and absurd nesting refused as
+    :class:`ConfigError`."""
+    try:
+        raw = yaml.load(text, Loader=_SafeLoader)  # a SafeLoader subclass: no Python objects, no code
+    except _DuplicateKey as err:
+        raise ConfigError(
+            f"The config {source} gives the key '{err.key}' twice in the same section (the second time on line "
+            f"{err.line}); YAML would silently keep only the last value.",
+            expected="each key once per section",
+            fix=f"merge the two '{err.key}' entries into one.",
+        ) from None
+    except yaml.constructor.ConstructorError as err:
+        problem = str(getattr(err, "problem", "") or "")
+        if "python/" in problem:
+            found = re.search(r"tag:yaml\.org,2002:(python/[^'\s]*)", problem)
+            tag = f"!!{found.group(1)}" if found else problem
+            mark = getattr(err, "problem_mark", None)
+            where = f" on line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"The config {source} is not valid YAML for deepwise: it uses the Python tag '{tag}'{where}. Such "
+                "tags ask the YAML reader to create Python objects or run code; deepwise reads configs as plain "
+                "(safe) YAML and refuses them.",
+                expected="plain YAML values: text, numbers, true/false, lists and mappings",
+                fix="remove the '!!python/...' tag and write the plain value (a config written by `deepwise init` "
+                "never needs one).",
+            ) from None
+        raise ConfigError(
+            f"The config {source} is not valid YAML: {err}",
+            expected="a YAML mapping (no Python tags; safe YAML only)",
+            fix="correct the line shown above.",
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"The config {source} is not valid YAML: {err}",
+            expected="a YAML mapping (no Python tags; safe YAML only)",
+            fix="correct the line shown above.",
+        ) from None
+    except (ValueError, IndexError, TypeError, OverflowError, KeyError, AttributeError) as err:
+        # PyYAML's constructors fail this way on some explicitly tagged values (!!int with no digits, a
+        # !!timestamp that is no date, ...)
+        raise ConfigError(
+            f"The config {source} holds a value YAML cannot convert ({type(err).__name__}: {err}).",
+            expected="plain YAML values; an explicit tag such as !!int or !!timestamp only on a value of that kind",
+            fix="remove the '!!' tags, or correct the tagged value.",
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"The config {source} is nested too deeply to read.",
+            expected="a config with sections a few levels deep",
+            fix="start from the file written by `deepwise init DATA --target COL`.",
+        ) from None
+    if _count_values(raw, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(
+            f"The config {source} expands to more than {MAX_CONFIG_VALUES:,} values once its YAML aliases "
+            "(*name references) are followed: a 'billion laughs' alias bomb, or a config far larger than any "
+            "deepwise needs.",
+            expected="a config of a few dozen settings; anchors and aliases only for small repeated values",
+            fix="write the values out instead of nesting aliases, or start from `deepwise init DATA --target COL`.",
+        )
+    return raw
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate ``deepwise.yaml``. Relative data paths are resolved against the config's folder."""
     path = Path(path)
@@ -290,20 +428,28 @@ def load_config(path: str | Path) -> Config:
             expected="a YAML config file or a data file (CSV/TSV/Parquet)",
             fix="create one with `deepwise init DATA --target COL`, or check the path.",
         )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
+    if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(
-            f"The config '{path}' is not valid YAML: {err}",
-            expected="a YAML mapping (no Python tags; safe YAML only)",
-            fix="correct the line shown above.",
-        ) from None
+            f"The config '{path}' is {path.stat().st_size:,} bytes, far larger than any deepwise config.",
+            expected=f"a YAML config of a few kilobytes (at most {MAX_CONFIG_BYTES:,} bytes)",
+            fix="check that you passed the config and not a data file (data files need --target).",
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(
             f"The config '{path}' is not UTF-8 text.", expected="a UTF-8 YAML file", fix="save it as UTF-8."
         ) from None
+    raw = parse_yaml(text, f"'{path}'")
     config = config_from_dict(raw, f"'{path}'")
-    data_path = Path(config.data.path).expanduser()
+    try:
+        data_path = Path(config.data.path).expanduser()
+    except RuntimeError:
+        raise ConfigError(
+            f"data.path '{config.data.path}' in '{path}' starts with '~' but that user's home folder is unknown.",
+            expected="a path relative to the config's folder, or an absolute path",
+            fix="write the path out in full.",
+        ) from None
     if not data_path.is_absolute():
         config.data.path = str((path.parent / data_path).resolve())
     return config

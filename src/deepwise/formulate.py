@@ -19,7 +19,15 @@ import pandas as pd
 
 from deepwise.config import Config, DataConfig, ProblemConfig, dump_config
 from deepwise.data.images import ImageSet, describe, is_image_source, open_images
-from deepwise.data.schema import ColumnChoice, check_numeric_junk, choose_inputs, infer_task, is_numeric
+from deepwise.data.schema import (
+    ColumnChoice,
+    check_mixed_target,
+    check_numeric_junk,
+    check_target_values,
+    choose_inputs,
+    infer_task,
+    is_numeric,
+)
 from deepwise.data.series import looks_like_time, order_by_time
 from deepwise.data.tables import read_table
 from deepwise.errors import ConfigError, DataError
@@ -117,17 +125,51 @@ def formulate(data: str | Path | Config, target: str | None = None) -> Problem:
                 fix="pass --target COLUMN (e.g. --target species).",
             )
         config = Config(problem=ProblemConfig(target=target), data=DataConfig(path=str(Path(data).resolve())))
+    check_activation(config)
     if is_image_source(config.data.path, config.data.image_column):
         return resolve_images(config)
     df = read_table(config.data.path, config.data.na_values)
     return resolve(config, df)
 
 
+def check_activation(config: Config) -> None:
+    """model.activation must be a Keras activation (checked before anything is trained or written)."""
+    name = config.model.activation
+    if name in ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "silu", "linear", "leaky_relu"):
+        return  # the common ones: no need to import Keras to know
+    from deepwise.backend import keras_module
+
+    keras = keras_module()
+    try:
+        keras.activations.get(name)
+    except (ValueError, TypeError):
+        from difflib import get_close_matches
+
+        names = sorted(
+            n
+            for n in dir(keras.activations)
+            if not n.startswith("_") and n.islower() and n not in ("get", "serialize", "deserialize")
+        )
+        close = get_close_matches(name, names, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"model.activation '{name}' is not a Keras activation.{hint}",
+            expected="one of: " + ", ".join(names),
+            fix="set model.activation to one of those (relu is the usual choice).",
+        ) from None
+
+
 def resolve_images(config: Config) -> Problem:
     """Open and check the images, infer the classes, and fix the image size, channels and model type."""
     d = config.data
     target = config.problem.target
-    images = open_images(d.path, image_column=d.image_column, label_column=target, on_bad_files=d.on_bad_files)
+    images = open_images(
+        d.path,
+        image_column=d.image_column,
+        label_column=target,
+        on_bad_files=d.on_bad_files,
+        allow_outside=d.allow_outside_paths,
+    )
     labels = pd.Series([str(v) for v in images.labels], name=target)
     notes: list[str] = []
     if images.skipped:
@@ -194,6 +236,7 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
             expected="one of the columns: " + ", ".join(map(str, df.columns[:30])),
             fix=f"pass the right column name with --target (or problem.target in the config).{hint}",
         )
+    check_target_values(df, target)
     forecasting = config.problem.task == "forecasting"
     time = None
     if forecasting:
@@ -211,6 +254,7 @@ def resolve(config: Config, df: pd.DataFrame) -> Problem:
         df = df[df[target].notna()].reset_index(drop=True)
     requested = config.problem.output if forecasting else config.problem.task
     if requested == "auto":
+        check_mixed_target(df, target)
         task, reason = infer_task(df[target])
     else:
         task, reason = requested, f"set in the config ({requested})."

@@ -8,6 +8,11 @@ Example:
 from __future__ import annotations
 
 import html
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,13 +33,44 @@ from deepwise.prepare.series import SeriesPreprocessor, load_preprocessor
 from deepwise.prepare.tabular import TabularPreprocessor
 from deepwise.runs import CONFIG, GUARD, HISTORY, METRICS, MODEL, PREPROCESSING, check_run_dir, read_json
 
+_UNSAFE = ContextVar("deepwise_unsafe_models", default=False)
+
+
+@contextmanager
+def unsafe_models() -> Iterator[None]:
+    """Inside this block, runs opened by :func:`load_run` load their model with Keras ``safe_mode=False``: Python
+    code stored in the file (Lambda layers) is run. Only for model files you trust; ``--unsafe`` on the CLI."""
+    token = _UNSAFE.set(True)
+    try:
+        yield
+    finally:
+        _UNSAFE.reset(token)
+
+
+def _run_file(path: Path, read: Callable[[Path], Any]) -> Any:
+    """Read one file of a run; a damaged or foreign file is a :class:`RunError`, not an internal error."""
+    try:
+        return read(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as err:
+        reason = "not valid JSON" if isinstance(err, json.JSONDecodeError) else f"{type(err).__name__}: {err}"
+        raise RunError(
+            f"The run file '{path}' is damaged or was not written by this deepwise ({reason[:200]}).",
+            expected="the files exactly as `deepwise train` wrote them",
+            fix="retrain the run (a run copied from elsewhere may be incomplete or changed).",
+        ) from None
+
 
 class Run:
-    """A complete run directory: its config, metrics and history, and the model to predict with."""
+    """A complete run directory: its config, metrics and history, and the model to predict with.
 
-    def __init__(self, path: str | Path):
+    The model is loaded in Keras safe mode (a model file with code in it is refused); ``unsafe=True`` (or the
+    :func:`unsafe_models` block) turns that off for a model file you trust.
+    """
+
+    def __init__(self, path: str | Path, unsafe: bool | None = None):
         self.path = Path(path)
         self.manifest = check_run_dir(self.path)
+        self.unsafe = _UNSAFE.get() if unsafe is None else bool(unsafe)
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
@@ -55,7 +91,14 @@ class Run:
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        return read_json(self.path / METRICS)
+        metrics = _run_file(self.path / METRICS, read_json)
+        if not isinstance(metrics, dict):
+            raise RunError(
+                f"The run file '{self.path / METRICS}' does not hold a run's metrics.",
+                expected="metrics.json as `deepwise train` wrote it",
+                fix="retrain the run.",
+            )
+        return metrics
 
     @cached_property
     def history(self) -> pd.DataFrame:
@@ -63,7 +106,7 @@ class Run:
 
     @cached_property
     def preprocessor(self) -> TabularPreprocessor | SeriesPreprocessor:
-        return load_preprocessor(self.path / PREPROCESSING)
+        return _run_file(self.path / PREPROCESSING, load_preprocessor)
 
     @property
     def forecasting(self) -> bool:
@@ -74,8 +117,16 @@ class Run:
         return self.task == "image_classification"
 
     def _open_images(self, data: Any, labelled: bool) -> ImageSet:
-        """Images to predict on: a folder, a list of files, a CSV of paths, or an images.npy."""
+        """Images to predict on: a folder, a list of files, a CSV of paths, an images.npy, or an array of pixels."""
         cfg = self.config.data
+        if isinstance(data, np.ndarray) and not labelled:  # decoded pixels, e.g. from ImagePreprocessor.decode
+            if data.ndim not in (3, 4):
+                raise DataError(
+                    f"predict() received an array of shape {data.shape}.",
+                    expected="images as an array [n, height, width] or [n, height, width, channels]",
+                    fix="stack the images into one array, or pass their file paths.",
+                )
+            return ImageSet(paths=None, array=data, labels=None, source="array")
         if isinstance(data, (list, tuple)):
             paths = [Path(p) for p in data]
             bad = _check_files([p for p in paths if p.is_file()]) + [str(p) for p in paths if not p.is_file()]
@@ -83,12 +134,18 @@ class Run:
                 raise _bad_files_error(sorted(set(bad)), "the list")
             return ImageSet(paths=[str(p) for p in paths], array=None, labels=None, source="list")
         target = self.config.problem.target if labelled else None
-        return open_images(data, image_column=cfg.image_column, label_column=target, labelled=labelled)
+        return open_images(
+            data,
+            image_column=cfg.image_column,
+            label_column=target,
+            labelled=labelled,
+            allow_outside=cfg.allow_outside_paths,  # links out of the folder: as the run's config allowed
+        )
 
     def _image_outputs(self, images: ImageSet) -> tuple[np.ndarray, np.ndarray | None]:
         """Model outputs and penultimate-layer embeddings, decoded batch by batch."""
         prep = self.preprocessor
-        embed = embedding_model(self.model) if self.guard is not None else None
+        embed = self._embedding_model
         outputs, embeddings = [], []
         for start in range(0, len(images), 256):
             batch = prep.load(images, np.arange(start, min(start + 256, len(images))))
@@ -96,6 +153,11 @@ class Run:
             if embed is not None:
                 embeddings.append(np.asarray(embed.predict_on_batch(batch)))
         return np.concatenate(outputs), (np.concatenate(embeddings) if embed is not None else None)
+
+    @cached_property
+    def _embedding_model(self):
+        """The penultimate-layer model the guard measures, built once (a new one would be compiled again)."""
+        return embedding_model(self.model) if self.guard is not None else None
 
     def predict_images(self, data: Any) -> pd.DataFrame:
         images = self._open_images(data, labelled=False)
@@ -129,7 +191,7 @@ class Run:
     def guard(self) -> OODGuard | None:
         """The out-of-distribution guard fitted at train time (None if the run was trained without one)."""
         path = self.path / GUARD
-        return OODGuard.load(path) if path.is_file() else None
+        return _run_file(path, OODGuard.load) if path.is_file() else None
 
     def check(self, df: pd.DataFrame) -> GuardReport | None:
         if self.images:
@@ -146,13 +208,22 @@ class Run:
 
     @cached_property
     def model(self):
-        """The Keras model, loaded in safe mode (no arbitrary code from the file)."""
+        """The Keras model, loaded in safe mode (no arbitrary code from the file) unless ``unsafe``."""
         keras = keras_module()
         try:
-            return keras.saving.load_model(self.path / MODEL, safe_mode=True, compile=False)
+            return keras.saving.load_model(self.path / MODEL, safe_mode=not self.unsafe, compile=False)
         except Exception as err:  # Keras raises ValueError/TypeError for unsafe or damaged files
+            detail = " ".join(str(err).split())[:400]
+            if "safe_mode" in detail or "unsafe_deserialization" in detail:
+                raise RunError(
+                    f"The model file '{self.path / MODEL}' contains Python code (a Lambda layer or similar) that "
+                    f"would run on loading; deepwise loads models in Keras safe mode and refused it. ({detail})",
+                    expected="a model.keras written by deepwise (plain Keras layers, no code)",
+                    fix="retrain the run yourself. Only if you trust where this file came from, load it with "
+                    "--unsafe (Python: deepwise.load_run(path, unsafe=True)).",
+                ) from None
             raise RunError(
-                f"The model file '{self.path / MODEL}' could not be loaded safely: {err}",
+                f"The model file '{self.path / MODEL}' could not be loaded: {detail}",
                 expected="a model.keras written by deepwise (plain Keras layers, no Lambda code)",
                 fix="retrain the run; do not load model files from untrusted sources.",
             ) from None
@@ -290,13 +361,15 @@ class Run:
         return headline(self.output, self.metrics["test"])
 
 
-def load_run(path: str | Path) -> Run:
-    """Open a complete run directory.
+def load_run(path: str | Path, *, unsafe: bool | None = None) -> Run:
+    """Open a complete run directory. Its model is loaded in Keras safe mode: a model file that carries code
+    (a Lambda layer) is refused with a :class:`RunError`. ``unsafe=True`` loads it anyway; only for files you
+    trust (None: inside :func:`unsafe_models`, else safe).
 
     Example:
         >>> run = deepwise.load_run("runs/penguins-20260101-120000")
     """
-    return Run(path)
+    return Run(path, unsafe=unsafe)
 
 
 def predict(run: str | Path | Run, data: pd.DataFrame | str | Path) -> pd.DataFrame:

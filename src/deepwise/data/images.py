@@ -14,8 +14,11 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +74,22 @@ class ImageSet:
         from PIL import Image
 
         if self.paths is not None:
-            with Image.open(self.paths[i]) as img:
-                img = img.convert("L" if channels == 1 else "RGB")
-                if img.size != (size[1], size[0]):
-                    img = img.resize((size[1], size[0]), Image.BILINEAR)
-                pixels = np.asarray(img, dtype=np.uint8)
+            try:
+                with Image.open(self.paths[i]) as img:
+                    img = img.convert("L" if channels == 1 else "RGB")
+                    if img.size != (size[1], size[0]):
+                        img = img.resize((size[1], size[0]), Image.BILINEAR)
+                    pixels = np.asarray(img, dtype=np.uint8)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+                # the check when the set was opened reads headers only; a file damaged deeper inside (or changed
+                # since) fails here, while its pixels are decoded. In-memory files (serving) keep Pillow's error.
+                if not isinstance(self.paths[i], (str, PathLike)):
+                    raise
+                raise DataError(
+                    f"The image '{self.paths[i]}' could not be decoded: {err}.",
+                    expected="image files that decode without errors",
+                    fix="remove or repair this file (re-export it), or set data.on_bad_files: skip when training.",
+                ) from None
         else:
             pixels = _to_uint8(self.array[i])
             if pixels.ndim == 3 and pixels.shape[-1] not in (1, 3, 4):
@@ -111,8 +125,13 @@ def open_images(
     label_column: str | None = None,
     on_bad_files: str = "error",
     labelled: bool = True,
+    allow_outside: bool = False,
 ) -> ImageSet:
-    """Open an image data set in any of the supported forms, checking every file."""
+    """Open an image data set in any of the supported forms, checking every file.
+
+    Files must lie inside the data folder (the CSV's folder for a CSV of paths): symlinks and paths that lead
+    elsewhere are refused unless ``allow_outside`` (``data.allow_outside_paths``).
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(
@@ -123,8 +142,8 @@ def open_images(
     if path.suffix.lower() == ".npy" or (path.is_dir() and (path / IMAGE_ARRAYS[0]).is_file()):
         return _open_arrays(path, labelled)
     if path.is_dir():
-        return _open_folder(path, on_bad_files, labelled)
-    return _open_csv(path, image_column, label_column, on_bad_files, labelled)
+        return _open_folder(path, on_bad_files, labelled, allow_outside)
+    return _open_csv(path, image_column, label_column, on_bad_files, labelled, allow_outside)
 
 
 def _open_arrays(path: Path, labelled: bool) -> ImageSet:
@@ -132,7 +151,7 @@ def _open_arrays(path: Path, labelled: bool) -> ImageSet:
     labels_path = images_path.with_name(images_path.name.replace("images", "labels"))
     try:
         array = np.load(images_path, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
+    except (ValueError, OSError, EOFError) as err:
         raise DataError(
             f"'{images_path}' is not a plain NumPy array file: {err}",
             expected="an array saved with np.save (no pickled objects)",
@@ -146,7 +165,14 @@ def _open_arrays(path: Path, labelled: bool) -> ImageSet:
         )
     labels = None
     if labelled and labels_path != images_path and labels_path.is_file():
-        labels = np.load(labels_path, allow_pickle=False).reshape(-1).tolist()
+        try:
+            labels = np.load(labels_path, allow_pickle=False).reshape(-1).tolist()
+        except (ValueError, OSError, EOFError) as err:
+            raise DataError(
+                f"'{labels_path}' is not a plain NumPy array file: {err}",
+                expected="labels saved with np.save as numbers or fixed-width text (no pickled objects)",
+                fix="save them with np.save(path, np.asarray(labels, dtype=str)) or as integers.",
+            ) from None
         if len(labels) != len(array):
             raise DataError(
                 f"'{images_path.name}' has {len(array)} images but '{labels_path.name}' has {len(labels)} labels.",
@@ -162,39 +188,113 @@ def _open_arrays(path: Path, labelled: bool) -> ImageSet:
     return ImageSet(paths=None, array=array, labels=labels, source=str(images_path))
 
 
-def _check_files(paths: list[Path]) -> list[str]:
-    """Paths that are not readable images (wrong extension, truncated, not an image at all)."""
+def check_image_files(paths: list[Path]) -> dict[str, str]:
+    """``{path: why}`` for the files that are not safely readable images: wrong extension, empty, not an image,
+    damaged or truncated, or so many pixels that decoding them could exhaust memory (a decompression bomb).
+
+    Only headers are read (``Image.verify``), so checking is fast and never decodes a huge image."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
-    bad = []
+    limit = Image.MAX_IMAGE_PIXELS
+    bad: dict[str, str] = {}
     for p in paths:
         if p.suffix.lower() not in IMAGE_SUFFIXES:
-            bad.append(str(p))
+            bad[str(p)] = f"not an image file extension ('{p.suffix or '(none)'}')"
             continue
         try:
-            with Image.open(p) as img:
-                img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            bad.append(str(p))
+            if p.stat().st_size == 0:
+                bad[str(p)] = "empty file (0 bytes)"
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(p) as img:
+                    width, height = img.size
+                    if limit and width * height > limit:
+                        bad[str(p)] = _bomb_reason(width, height, limit)
+                        continue
+                    img.verify()
+        except Image.DecompressionBombError as err:
+            bad[str(p)] = _bomb_reason(None, None, limit, str(err))
+        except UnidentifiedImageError:
+            bad[str(p)] = "not an image (its content is no image format; a renamed text or other file?)"
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as err:
+            bad[str(p)] = f"damaged or truncated ({' '.join(str(err).split())[:120] or type(err).__name__})"
     return bad
 
 
-def _bad_files_error(bad: list[str], where: str) -> DataError:
-    listed = "\n".join(f"  {b}" for b in bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
-    return DataError(
-        f"{len(bad)} file(s) in {where} are not readable images:\n{listed}",
-        expected="only image files (jpg, png, bmp, gif, tiff) that open without errors",
-        fix="remove or repair those files, or set data.on_bad_files: skip to leave them out with a warning.",
+def _bomb_reason(width: int | None, height: int | None, limit: int, detail: str = "") -> str:
+    if width is not None and height is not None:
+        size = f"{width:,}x{height:,} = {width * height:,} pixels"
+    else:  # Pillow refused it while opening (over twice the limit): its message has the pixel count
+        found = re.search(r"\((\d+) pixels\)", detail)
+        size = f"{int(found.group(1)):,} pixels" if found else detail.rstrip(".")
+    return (
+        f"too large to decode safely: {size}, over the limit of {limit:,} (a small file that expands to "
+        "gigabytes in memory: a decompression bomb)"
     )
 
 
-def _open_folder(root: Path, on_bad_files: str, labelled: bool) -> ImageSet:
+def _check_files(paths: list[Path]) -> list[str]:
+    """Paths that are not readable images (wrong extension, truncated, not an image at all, too large)."""
+    return list(check_image_files(paths))
+
+
+def _bad_files_error(bad: list[str], where: str, reasons: dict[str, str] | None = None) -> DataError:
+    reasons = reasons or {}
+    shown = [f"  {b}: {reasons[b]}" if b in reasons else f"  {b}" for b in bad[:20]]
+    listed = "\n".join(shown) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
+    return DataError(
+        f"{len(bad)} file(s) in {where} are not readable images:\n{listed}",
+        expected="only image files (jpg, png, bmp, gif, tiff, webp) that open without errors, each at most "
+        f"{_pixel_limit():,} pixels",
+        fix="remove or repair those files (shrink a huge image), or set data.on_bad_files: skip to leave them "
+        "out with a warning.",
+    )
+
+
+def _pixel_limit() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 0)
+
+
+def _outside_error(outside: dict[str, str], where: str) -> DataError:
+    listed = "\n".join(f"  {p} -> {target}" for p, target in list(outside.items())[:20])
+    more = f"\n  ... and {len(outside) - 20} more" if len(outside) > 20 else ""
+    return DataError(
+        f"{len(outside)} image path(s) in {where} lead outside the data folder:\n{listed}{more}",
+        expected="image files inside the data folder (a link or a '../' path could make deepwise read any file "
+        "on this machine)",
+        fix="copy the images into the data folder, or, if you trust these paths, set data.allow_outside_paths: "
+        "true in the config.",
+    )
+
+
+def _outside(root: Path, paths: list[Path], linked_dirs: set[Path] = frozenset()) -> dict[str, str]:
+    """``{path: where it leads}`` for links (or files in linked folders) that resolve outside ``root``."""
+    base = root.resolve()
+    out = {}
+    for p in paths:
+        if p.is_symlink() or p.parent in linked_dirs:
+            real = p.resolve()
+            if not real.is_relative_to(base):
+                out[str(p)] = str(real)
+    return out
+
+
+def _open_folder(root: Path, on_bad_files: str, labelled: bool, allow_outside: bool = False) -> ImageSet:
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not labelled and not subdirs:
         files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-        bad = _check_files(files)
+        outside = {} if allow_outside else _outside(root, files)
+        if outside:
+            raise _outside_error(outside, f"'{root}'")
+        reasons = check_image_files(files)
+        bad = list(reasons)
         if bad and on_bad_files != "skip":
-            raise _bad_files_error(bad, f"'{root}'")
+            raise _bad_files_error(bad, f"'{root}'", reasons)
         good = [str(p) for p in files if str(p) not in set(bad)]
         return ImageSet(paths=good, array=None, labels=None, skipped=bad, source=str(root))
     if not subdirs:
@@ -206,10 +306,13 @@ def _open_folder(root: Path, on_bad_files: str, labelled: bool) -> ImageSet:
     paths: list[Path] = []
     labels: list[str] = []
     empty = []
+    linked: set[Path] = set()
     for d in subdirs:
         files = sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
             empty.append(d.name)
+        if d.is_symlink():
+            linked |= {p.parent for p in files}
         paths += files
         labels += [d.name] * len(files)
     if empty:
@@ -224,9 +327,13 @@ def _open_folder(root: Path, on_bad_files: str, labelled: bool) -> ImageSet:
             expected="two or more class folders",
             fix="add a folder of images for every other class.",
         )
-    bad = set(_check_files(paths))
+    outside = {} if allow_outside else _outside(root, paths, linked)
+    if outside:
+        raise _outside_error(outside, f"'{root}'")
+    reasons = check_image_files(paths)
+    bad = set(reasons)
     if bad and on_bad_files != "skip":
-        raise _bad_files_error(sorted(bad), f"'{root}'")
+        raise _bad_files_error(sorted(bad), f"'{root}'", reasons)
     keep = [i for i, p in enumerate(paths) if str(p) not in bad]
     return ImageSet(
         paths=[str(paths[i]) for i in keep],
@@ -238,7 +345,12 @@ def _open_folder(root: Path, on_bad_files: str, labelled: bool) -> ImageSet:
 
 
 def _open_csv(
-    path: Path, image_column: str | None, label_column: str | None, on_bad_files: str, labelled: bool
+    path: Path,
+    image_column: str | None,
+    label_column: str | None,
+    on_bad_files: str,
+    labelled: bool,
+    allow_outside: bool = False,
 ) -> ImageSet:
     from deepwise.data.tables import read_table
 
@@ -257,19 +369,32 @@ def _open_csv(
         )
     root = path.parent.resolve()
     resolved = []
+    outside: dict[str, str] = {}
+    blank = int(df[image_column].isna().sum())
+    if blank:
+        raise DataError(
+            f"The image-path column '{image_column}' of '{path.name}' is empty in {blank} row(s).",
+            expected="an image path in every row",
+            fix="fill in or drop those rows.",
+        )
     for p in df[image_column].astype(str):
-        full = (root / p).resolve()
-        if not full.is_relative_to(root):
+        if "\x00" in p:
             raise DataError(
-                f"The image path '{p}' in '{path.name}' points outside the data folder '{root}'.",
-                expected="image paths inside the CSV's folder",
-                fix="move the images under the CSV's folder and use relative paths.",
+                f"The image path {p!r} in '{path.name}' contains a NUL character.",
+                expected="plain file paths",
+                fix="correct the path.",
             )
+        full = (root / p).resolve()
+        if not allow_outside and not full.is_relative_to(root):
+            outside[p] = str(full)
         resolved.append(full)
-    missing = [str(p) for p in resolved if not p.is_file()]
-    bad = set(missing) | set(_check_files([p for p in resolved if p.is_file()]))
+    if outside:
+        raise _outside_error(outside, f"'{path.name}'")
+    reasons = {str(p): "missing (no such file)" for p in resolved if not p.is_file()}
+    reasons.update(check_image_files([p for p in resolved if p.is_file()]))
+    bad = set(reasons)
     if bad and on_bad_files != "skip":
-        raise _bad_files_error(sorted(bad), f"the paths of '{path.name}'")
+        raise _bad_files_error(sorted(bad), f"the paths of '{path.name}'", reasons)
     keep = [i for i, p in enumerate(resolved) if str(p) not in bad]
     labels = df[label_column].tolist() if labelled else None
     return ImageSet(

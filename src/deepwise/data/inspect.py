@@ -19,6 +19,7 @@ import html
 import json
 import math
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepwise.data.schema import ColumnChoice, check_numeric_junk, choose_inputs, infer_task, is_numeric
+from deepwise.data.schema import (
+    ColumnChoice,
+    check_mixed_target,
+    check_numeric_junk,
+    check_target_values,
+    choose_inputs,
+    infer_task,
+    is_numeric,
+)
 from deepwise.data.tables import read_table
 from deepwise.errors import DataError
 
@@ -45,6 +54,8 @@ LEAK_PROBLEM = 0.99  # single-column cross-validated balanced accuracy (classifi
 LEAK_WARNING = 0.95
 LEAK_FOLDS = 3
 LEAK_TREE_DEPTH = 6
+WIDE_COLUMNS = 200  # above this many numeric inputs, correlation and leakage use the vectorized / screened paths
+LEAK_SCREEN_BINS = 64
 ENOUGH_ROWS = 1000
 ENOUGH_ROWS_PER_CLASS = 50
 
@@ -185,7 +196,7 @@ def inspect(
         )
     df = df.copy(deep=False)
     df.columns = [str(c) for c in df.columns]
-    repeated = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    repeated = sorted(name for name, count in Counter(df.columns).items() if count > 1)
     if repeated:
         raise DataError(
             f"The table has more than one column named {_names(repeated)}.",
@@ -223,6 +234,9 @@ def inspect(
     choices = choose_inputs(df, target, [time_column] if time_column else [])
     task_name, task_reason = None, None
     if target is not None:
+        check_target_values(df, target)  # infinite values: the same refusal as training
+        if task in (None, "auto"):
+            check_mixed_target(df, target)
         task_name, task_reason = infer_task(df[target])  # raises DataError for an empty or single-valued target
         if task not in (None, "auto"):
             if task == "regression" and not is_numeric(df[target]):
@@ -687,13 +701,17 @@ def _correlated(sample: pd.DataFrame, numeric: list[str]) -> list[Finding]:
     if len(numeric) < 2:
         return []
     frame = sample[numeric].apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    corr = frame.corr().to_numpy()
-    upper = np.triu(np.abs(np.nan_to_num(corr, nan=0.0)) >= CORRELATION_LIMIT, k=1)
-    i, j = np.nonzero(upper)
+    if len(numeric) <= WIDE_COLUMNS:
+        corr = frame.corr().to_numpy()
+        upper = np.triu(np.abs(np.nan_to_num(corr, nan=0.0)) >= CORRELATION_LIMIT, k=1)
+        i, j = np.nonzero(upper)
+        r = corr[i, j]
+    else:  # a wide table: pandas' pairwise loop is quadratic in Python; this is matrix products, in blocks
+        i, j, r = correlated_pairs(frame.to_numpy(), CORRELATION_LIMIT)
     if i.size == 0:
         return []
-    order = np.argsort(-np.abs(corr[i, j]), kind="stable")
-    pairs = [{"a": numeric[i[k]], "b": numeric[j[k]], "r": float(corr[i[k], j[k]])} for k in order[:MAX_REPORTED_PAIRS]]
+    order = np.argsort(-np.abs(r), kind="stable")
+    pairs = [{"a": numeric[i[k]], "b": numeric[j[k]], "r": float(r[k])} for k in order[:MAX_REPORTED_PAIRS]]
     more = int(i.size - len(pairs))
     identical = any(abs(p["r"]) >= 0.999 for p in pairs)
     listed = ", ".join(f"'{p['a']}' & '{p['b']}' (r = {p['r']:.3f})" for p in pairs)
@@ -719,7 +737,95 @@ def _correlated(sample: pd.DataFrame, numeric: list[str]) -> list[Finding]:
     ]
 
 
+def correlated_pairs(x: np.ndarray, limit: float, block: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, r)`` for the column pairs ``i < j`` of ``x`` with ``|r| >= limit``: Pearson's r over the rows where
+    both values are finite (pairwise complete, as ``DataFrame.corr``), by matrix products over blocks of columns,
+    so that memory stays ``O(rows x columns + columns x block)`` however wide the table is."""
+    n, p = x.shape
+    present = np.isfinite(x)
+    counts = present.sum(axis=0)
+    mean = np.divide(np.where(present, x, 0.0).sum(axis=0), counts, out=np.zeros(p), where=counts > 0)
+    xc = np.where(present, x - mean, 0.0)  # centred: sums of squares without cancellation
+    found_i, found_j, found_r = [], [], []
+    if present.all():
+        scale = np.sqrt((xc * xc).sum(axis=0))
+        usable = scale > 1e-12 * np.maximum(np.abs(mean) * np.sqrt(n), 1e-300)
+        z = np.divide(xc, scale, out=np.zeros_like(xc), where=usable)
+        for start in range(0, p, block):
+            stop = min(start + block, p)
+            r = z[:, :stop].T @ z[:, start:stop]  # rows: columns 0..stop, cols: this block
+            r[~usable[:stop], :] = 0.0
+            r[:, ~usable[start:stop]] = 0.0
+            _collect(r, start, limit, found_i, found_j, found_r)
+    else:
+        m = present.astype(np.float64)
+        xc2 = xc * xc
+        for start in range(0, p, block):
+            stop = min(start + block, p)
+            a, a2, ma = xc[:, :stop], xc2[:, :stop], m[:, :stop]
+            b, b2, mb = xc[:, start:stop], xc2[:, start:stop], m[:, start:stop]
+            nn = ma.T @ mb  # rows where both are present
+            sx, sy = a.T @ mb, ma.T @ b
+            sxx, syy = a2.T @ mb, ma.T @ b2
+            sxy = a.T @ b
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vx = sxx - sx * sx / nn
+                vy = syy - sy * sy / nn
+                r = (sxy - sx * sy / nn) / np.sqrt(vx * vy)
+            ok = (nn >= 2) & (vx > 1e-10 * sxx) & (vy > 1e-10 * syy)
+            _collect(np.where(ok, np.clip(r, -1.0, 1.0), 0.0), start, limit, found_i, found_j, found_r)
+    if not found_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_r)
+
+
+def _collect(r: np.ndarray, start: int, limit: float, found_i: list, found_j: list, found_r: list) -> None:
+    rows, cols = np.nonzero(np.abs(np.nan_to_num(r)) >= limit)
+    cols_global = cols + start
+    keep = rows < cols_global
+    found_i.append(rows[keep])
+    found_j.append(cols_global[keep])
+    found_r.append(r[rows[keep], cols[keep]])
+
+
 # ------------------------------------------------------------------------------------------------------- leakage
+def _screen_scores(
+    sample: pd.DataFrame, numeric: list[str], y: np.ndarray, folds: list, classification: bool, n_classes: int
+) -> dict[str, float]:
+    """A cheap out-of-fold score per numeric column (the target predicted from quantile bins of the column), to
+    pick the columns worth the decision-tree check in a wide table. A column that gives the target away scores
+    high here too."""
+    scores: dict[str, float] = {}
+    n_bins = LEAK_SCREEN_BINS
+    for name in numeric:
+        x = pd.to_numeric(sample[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(x)
+        if not finite.any():
+            continue
+        edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, n_bins + 1))[1:-1])
+        codes = np.where(finite, np.searchsorted(edges, np.where(finite, x, 0.0), side="right"), n_bins)
+        pred = np.zeros(len(y), dtype=np.float64)
+        for train, test in folds:
+            if classification:
+                table = np.bincount(codes[train] * n_classes + y[train], minlength=(n_bins + 1) * n_classes)
+                table = table.reshape(n_bins + 1, n_classes)
+                lookup = table.argmax(axis=1)
+                lookup[table.sum(axis=1) == 0] = np.bincount(y[train], minlength=n_classes).argmax()
+            else:
+                sums = np.bincount(codes[train], weights=y[train], minlength=n_bins + 1)
+                seen = np.bincount(codes[train], minlength=n_bins + 1)
+                lookup = np.where(seen > 0, sums / np.maximum(seen, 1), y[train].mean())
+            pred[test] = lookup[codes[test]]
+        if classification:
+            recalls = [np.mean(pred[y == c] == c) for c in range(n_classes) if np.any(y == c)]
+            scores[name] = float(np.mean(recalls))
+        else:
+            total = float(np.sum((y - y.mean()) ** 2))
+            scores[name] = 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else 0.0
+    return scores
+
+
 def _leakage(
     sample: pd.DataFrame,
     target: str,
@@ -756,6 +862,13 @@ def _leakage(
             return float(r2_score(y, pred))
 
     scores: dict[str, float] = {}
+    screened = 0
+    if len(numeric) > WIDE_COLUMNS and np.all(np.isfinite(y)):
+        # a wide table: the tree check (about a millisecond a fit) only for the columns a cheap screen ranks first
+        screen = _screen_scores(sample, numeric, y, folds, classification, len(classes) if classification else 0)
+        ranked_screen = sorted(screen, key=lambda c: -screen[c])
+        screened = len(numeric) - WIDE_COLUMNS
+        numeric = ranked_screen[:WIDE_COLUMNS]
     for name in numeric:
         x = pd.to_numeric(sample[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         x = x.reshape(-1, 1)
@@ -794,6 +907,8 @@ def _leakage(
 
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     evidence_all = {"metric": score_name, "rows_used": len(y), "folds": len(folds), "scores": dict(ranked)}
+    if screened:
+        evidence_all["screened_out"] = screened  # columns ranked low by the quick screen, not tree-checked
     out: list[Finding] = []
     for name, value in ranked:
         if value < LEAK_WARNING:

@@ -148,3 +148,52 @@ def check_numeric_junk(df: pd.DataFrame, columns: list[str]) -> None:
                     f"in the config, or declare the column categorical with data.categorical: ['{name}']."
                 ),
             )
+
+
+def _rows(index: pd.Index, k: int = 5) -> str:
+    """Line numbers of the first rows (the header is line 1)."""
+    shown = ", ".join(str(i + 2) if isinstance(i, (int, np.integer)) else repr(i) for i in index[:k])
+    return shown + (", ..." if len(index) > k else "")
+
+
+def check_target_values(df: pd.DataFrame, target: str) -> None:
+    """Infinite target values (a division by zero upstream, usually) are an error, not a number to learn."""
+    col = df[target]
+    if not is_numeric(col):
+        return
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise DataError(
+            f"The target '{target}' holds {int(infinite.sum())} infinite value(s) (inf or -inf), on line(s) "
+            f"{_rows(df.index[infinite])} (the header is line 1).",
+            expected="finite numbers in the target (an empty cell for a row without a value)",
+            fix="correct those cells, or empty them (rows without a target value are left out); infinite values "
+            "usually come from a division by zero where the data was computed.",
+        )
+
+
+def check_mixed_target(df: pd.DataFrame, target: str) -> None:
+    """A target that is numbers except for a few text cells: neither classes nor a number to regress on."""
+    col = df[target]
+    if is_numeric(col) or pd.api.types.is_bool_dtype(col):
+        return
+    present = col.dropna()
+    if len(present) == 0:
+        return
+    as_text = present.astype(str).str.strip()
+    parsed = pd.to_numeric(as_text, errors="coerce")
+    text = parsed.isna().to_numpy()
+    if text.any() and (~text).mean() >= 0.8 and parsed.nunique() > 2:
+        examples = ", ".join(
+            f"line {i + 2}: {v!r}" for i, v in list(zip(present.index[text], as_text[text], strict=True))[:5]
+        )
+        junk = sorted(set(as_text[text]))[:5]
+        raise DataError(
+            f"The target '{target}' mixes numbers and text: {int((~text).sum())} of {len(present)} values are "
+            f"numbers but {int(text.sum())} are not ({examples}).",
+            expected=f"one kind of value in '{target}': numbers (regression) or labels (classification)",
+            fix=f"correct those cells, or empty them (rows without a target are left out), or list the "
+            f"placeholders as missing with data.na_values: {junk}; if the values are really class labels, set "
+            "problem.task: multiclass.",
+        )

@@ -82,7 +82,7 @@ def order_by_time(df: pd.DataFrame, time_column: str | None) -> tuple[pd.DataFra
         )
     duplicated = time.duplicated(keep=False)
     if duplicated.any():
-        examples = ", ".join(map(str, pd.unique(time[duplicated])[:5]))
+        examples = ", ".join(time[duplicated].drop_duplicates().head(5).astype(str))
         raise DataError(
             f"The time column '{time_column}' has {int(time.duplicated().sum())} duplicated timestamp(s), e.g. "
             f"{examples}; a series needs one row per time step.",

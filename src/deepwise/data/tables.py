@@ -8,9 +8,12 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from deepwise.errors import DataError
@@ -23,8 +26,13 @@ def is_table_path(path: str | Path) -> bool:
 
 
 def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet file. Raises :class:`DataError` for a missing, empty or unreadable file."""
-    path = Path(path).expanduser()
+    """Read a CSV/TSV/Parquet file. Raises :class:`DataError` for a missing, empty or unreadable file.
+
+    Text tables may be UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark, or Latin-1;
+    the delimiter (comma, semicolon, tab or bar) is taken from the header row, and a semicolon table whose numbers
+    use decimal commas ("3,25") is read with decimal commas.
+    """
+    path = expand_path(path)
     if not path.exists():
         raise DataError(
             f"The data file '{path}' does not exist.",
@@ -44,6 +52,12 @@ def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataF
             expected="one of " + ", ".join(TABLE_SUFFIXES),
             fix="save the table as CSV or Parquet, or rename it if it already is one.",
         )
+    if not path.is_file():
+        raise DataError(
+            f"'{path}' is not a regular file (a device, pipe or socket).",
+            expected="a CSV, TSV or Parquet file on disk",
+            fix="save the data to a file first.",
+        )
     if path.stat().st_size == 0:
         raise DataError(
             f"The data file '{path}' is empty (0 bytes).",
@@ -52,15 +66,17 @@ def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataF
         )
     try:
         if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path)
         else:
             df = _read_delimited(path, TABLE_SUFFIXES[suffix], na_values or [])
     except DataError:
         raise
-    except (pd.errors.ParserError, ValueError, OSError) as err:
+    except (pd.errors.ParserError, ValueError, OSError, csv.Error, OverflowError, IndexError) as err:
+        # pyarrow's errors for a damaged Parquet file are ValueErrors (ArrowInvalid) or OSErrors
         raise DataError(
-            f"'{path}' could not be read as a {suffix.lstrip('.').upper()} table: {err}",
-            expected="a well-formed table with one header row",
+            f"'{path}' could not be read as a {suffix.lstrip('.').upper()} table: {_short(err)}",
+            expected="a well-formed table with one header row"
+            + (" (a Parquet file written by pandas, pyarrow or Spark)" if suffix in (".parquet", ".pq") else ""),
             fix="open the file in a text editor or spreadsheet and check its format at the place named above.",
         ) from None
     if df.shape[1] == 0:
@@ -72,33 +88,172 @@ def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataF
             fix="check that the export that produced it finished.",
         )
     df.columns = [str(c).strip() for c in df.columns]
+    _check_unique_names(path, list(df.columns))
     return df
 
 
-def _read_delimited(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
-    kwargs = dict(sep=sep, na_values=na_values or None, skipinitialspace=True)
-    if sep is None:
-        kwargs["engine"] = "python"
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+        df = pd.read_parquet(path)
+    except pa.lib.ArrowException as err:  # ArrowNotImplementedError and others are not ValueErrors
+        raise DataError(
+            f"'{path}' could not be read as a PARQUET table: {_short(err)}",
+            expected="a Parquet file of plain columns (numbers, text, true/false, dates)",
+            fix="write it again with pandas (df.to_parquet) or export the data as CSV.",
+        ) from None
+    nested = []
+    for name in df.columns:
+        col = df[name]
+        if col.dtype == object:
+            sample = col.dropna().head(100)
+            if any(isinstance(v, (list, tuple, dict, set, np.ndarray, bytes)) for v in sample):
+                nested.append(str(name))
+    if nested:
+        raise DataError(
+            f"'{path.name}' has column(s) whose cells hold lists, structures or raw bytes: "
+            + ", ".join(f"'{c}'" for c in nested[:10])
+            + ".",
+            expected="one plain value (a number, a text, true/false or a date) per cell",
+            fix="flatten those columns into one column per value (e.g. df.explode or pd.json_normalize), or drop them.",
+        )
+    return df
+
+
+def expand_path(path: str | Path) -> Path:
+    """``Path(path).expanduser()``, with a :class:`DataError` for '~user' of an unknown user or a NUL byte."""
+    text = str(path)
+    if "\x00" in text:
+        raise DataError(
+            f"The path {text!r} contains a NUL character.",
+            expected="a file path without control characters",
+            fix="check how the path was written (a copy-paste from a binary file?).",
+        )
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        raise DataError(
+            f"The path '{text}' starts with '~' but that user's home folder is unknown.",
+            expected="an existing path (~ alone is your home folder)",
+            fix="write the path out in full.",
+        ) from None
+
+
+def _short(err: Exception, limit: int = 300) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_unique_names(path: Path, names: list[str]) -> None:
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if name:  # empty header cells (trailing delimiters) become 'Unnamed: N', which are distinct
+            seen.setdefault(name, []).append(i + 1)
+    repeated = {name: where for name, where in seen.items() if len(where) > 1}
+    if repeated:
+        listed = "; ".join(
+            f"'{name}' (columns {', '.join(map(str, where))})" for name, where in list(repeated.items())[:5]
+        )
+        raise DataError(
+            f"'{path.name}' has more than one column with the same name: {listed}.",
+            expected="a distinct name in every column of the header row",
+            fix="rename the repeated columns in the header row (or drop the copies); deepwise does not guess "
+            "which one you mean.",
+        )
+
+
+DELIMITERS = (",", ";", "\t", "|")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+_DECIMAL_POINT = re.compile(r"^\s*[-+]?\d*\.\d+\s*$")
+
+
+def _encoding(path: Path, head: bytes) -> str:
+    """utf-16 (with its byte-order mark), else utf-8-sig; NUL bytes without one mean a binary file."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head:
+        raise DataError(
+            f"'{path}' looks like a binary file, not a text table (it contains NUL bytes).",
+            expected="a text CSV/TSV file (UTF-8, UTF-16 with a byte-order mark, or Latin-1), or Parquet with a "
+            ".parquet extension",
+            fix="export the data as CSV or Parquet (an Excel workbook: File > Save As > CSV).",
+        )
+    return "utf-8-sig"
+
+
+def _outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def sniff_format(text: str, default: str | None) -> tuple[str, str]:
+    """``(delimiter, decimal)`` from the start of a text table.
+
+    The delimiter is a candidate (comma, semicolon, tab, bar) found outside quotes in the header row, preferring
+    one that splits the next rows into as many fields as the header, then the one found most often, then the
+    extension's own (.csv: comma, .tsv: tab); a .txt table with none of them is read as space-aligned. A
+    semicolon table whose numbers are written like 3,25 (and none like 3.25) has decimal commas."""
+    lines = text.lstrip("\ufeff").splitlines()[:50]
+    header = lines[0] if lines else ""
+    rows = [line for line in lines[1:-1] if line.strip()]  # the last line of the sample may be cut short
+    counts = {d: _outside_quotes(header, d) for d in DELIMITERS}
+    found = [d for d in DELIMITERS if counts[d]]
+    if found:
+
+        def rank(d: str) -> tuple[bool, int, bool]:
+            consistent = all(_outside_quotes(row, d) == counts[d] for row in rows)
+            return consistent, counts[d], d == default
+
+        sep = max(found, key=rank)
+    elif default is None and len(header.split()) > 1:
+        sep = r"\s+"  # a .txt table aligned with spaces
+    else:
+        sep = default or ","
+    decimal = "."
+    if sep == ";":
+        fields = [f for line in rows for f in line.split(";")]
+        commas = sum(1 for f in fields if _DECIMAL_COMMA.match(f))
+        points = sum(1 for f in fields if _DECIMAL_POINT.match(f))
+        if commas and not points:
+            decimal = ","
+    return sep, decimal
+
+
+def _read_delimited(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    encoding = _encoding(path, head)
+    try:
+        head.decode(encoding)
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not just a character cut at the end of the sample
+            encoding = "latin-1"  # decodes any bytes; how most lab software writes non-UTF-8 text
+    sep, decimal = sniff_format(head.decode(encoding, errors="replace"), sep)
+    kwargs: dict = dict(sep=sep, decimal=decimal, skipinitialspace=True)
+    try:
+        df = pd.read_csv(path, encoding=encoding, na_values=na_values or None, **kwargs)
     except UnicodeDecodeError:
-        pass
+        encoding = "latin-1"
+        df = pd.read_csv(path, encoding=encoding, na_values=na_values or None, **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"'{path}' contains no table (only blank lines).",
             expected="a header row and data rows",
             fix="check that the export that produced it finished.",
         ) from None
-    # Not UTF-8: Latin-1 decodes any byte sequence, which is how most lab software writes non-UTF-8 text.
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if b"\x00" in head:
-        raise DataError(
-            f"'{path}' looks like a binary file, not a text table.",
-            expected="a text CSV/TSV file (or Parquet with a .parquet extension)",
-            fix="export the data as CSV or Parquet.",
-        )
-    return pd.read_csv(path, encoding="latin-1", **kwargs)
+    # pandas renames repeated header names to name.1, name.2: read the header row as it is written
+    header = pd.read_csv(
+        path, encoding=encoding, header=None, nrows=1, dtype=str, keep_default_na=False, na_filter=False, **kwargs
+    )
+    if header.shape[1] == df.shape[1]:
+        _check_unique_names(path, [str(c).strip() for c in header.iloc[0].tolist()])
+    return df
 
 
 def fingerprint(path: str | Path) -> str:

@@ -42,7 +42,21 @@ def _category_strings(col: pd.Series) -> pd.Series:
 
         return col.astype(object).map(fmt)
     out = col.astype(object).where(col.notna(), np.nan)
-    return out.map(lambda v: v if not isinstance(v, str) else v.strip())
+    return out.map(_category_string)
+
+
+def _category_string(v: Any) -> Any:
+    """One value of a text (object) column as its category: strings stripped; numbers and flags mixed in among the
+    strings written as they are in a numeric column (so that 1, 1.0 and '1' meet), else ``str(v)``."""
+    if isinstance(v, str):
+        return v.strip()
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return np.nan
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _json_value(v: Any) -> Any:
@@ -90,11 +104,15 @@ class TabularPreprocessor:
                     fix=f"fill in '{name}', or remove it from data.inputs (or add it to data.exclude).",
                 )
             median = float(np.median(present))
-            std = float(np.std(present))
+            # huge values (squares beyond the float limit) are scaled first: a finite mean and spread, not inf
+            scale = float(np.max(np.abs(present)))
+            scale = scale if scale > 1e150 else 1.0
+            mean = float(np.mean(present / scale)) * scale
+            std = float(np.std(present / scale)) * scale
             self.numeric_stats_[name] = {
                 "median": median,
-                "mean": float(np.mean(present)),
-                "std": std if std > 1e-12 else 1.0,
+                "mean": mean,
+                "std": std if std > 1e-12 and math.isfinite(std) else 1.0,
                 "min": float(np.min(present)),
                 "max": float(np.max(present)),
                 "missing_indicator": bool(present.size < values.size),
@@ -119,7 +137,18 @@ class TabularPreprocessor:
         y = y.dropna()
         if self.task == "regression":
             values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
-            self.target_stats_ = {"mean": float(np.nanmean(values)), "std": float(np.nanstd(values)) or 1.0}
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                raise DataError(
+                    f"The target '{self.target}' has no finite numbers in the training split.",
+                    expected="numbers in the target column for regression",
+                    fix="check the target column (or set problem.task to a classification task).",
+                )
+            scale = float(np.max(np.abs(values)))
+            scale = scale if scale > 1e150 else 1.0
+            mean = float(np.mean(values / scale)) * scale
+            std = float(np.std(values / scale)) * scale
+            self.target_stats_ = {"mean": mean, "std": std if std and math.isfinite(std) else 1.0}
             self.classes_ = None
         else:
             self.classes_ = sorted({_json_value(v) for v in y.tolist()}, key=lambda v: (str(type(v)), v))
@@ -187,7 +216,8 @@ class TabularPreprocessor:
             values = self._numeric_column(df, name)
             missing = np.isnan(values)
             values = np.where(missing, stats["median"], values)
-            blocks.append(((values - stats["mean"]) / stats["std"]).reshape(n, 1))
+            with np.errstate(over="ignore"):  # values near the float limit: +-inf here, capped below
+                blocks.append(((values - stats["mean"]) / stats["std"]).reshape(n, 1))
             if stats["missing_indicator"]:
                 blocks.append(missing.astype(np.float64).reshape(n, 1))
         arrays: dict[str, np.ndarray] = {}
