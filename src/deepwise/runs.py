@@ -84,15 +84,73 @@ def _mkdir(path: Path, parents: bool = False) -> None:
 
 
 def _umask() -> int:
+    try:  # Linux says it without changing it (changing it, even briefly, races with other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+LOCK = "run.lock"
+
+
+def hold_run_lock(path: Path) -> Any:
+    """An exclusive lock on the run while this process trains it; the OS drops it if the process dies, so a run
+    killed with kill -9 can be resumed, and two processes can never train (or resume) one run at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a run is still never created twice (mkdir is atomic)
+        return None
+    handle = open(path / LOCK, "a+")  # noqa: SIM115 - held until release_run_lock
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RunError(
+            f"The run '{path}' is being trained by another process right now.",
+            expected="a run that no running process is training or resuming",
+            fix="wait for that process to finish (or stop it); an interrupted run can then be resumed.",
+        ) from None
+    return handle
+
+
+def release_run_lock(handle: Any) -> None:
+    if handle is None:
+        return
+    Path(handle.name).unlink(missing_ok=True)
+    handle.close()
+
+
 _UMASK = _umask()
 
 
+_FAILPOINT_ENV = "DEEPWISE_FAILPOINT"
+_failpoint_hits: dict[str, int] = {}
+
+
+def failpoint(name: str) -> None:
+    """Fault injection for the crash tests: ``DEEPWISE_FAILPOINT=model.keras:2`` makes this process kill itself
+    (SIGKILL, as a dead laptop battery would) at the 2nd write of ``model.keras``, after the new data is on disk
+    in a temporary file and before it replaces the old one. Unset (always, outside tests), it does nothing."""
+    spec = os.environ.get(_FAILPOINT_ENV)
+    if not spec:
+        return
+    target, _, nth = spec.partition(":")
+    if target != name:
+        return
+    _failpoint_hits[name] = _failpoint_hits.get(name, 0) + 1
+    if _failpoint_hits[name] == int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file so that readers (and a crash at any moment) see the old content or the new, never a mix."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -101,6 +159,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; runs are meant to be shared
+        failpoint(path.name)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -135,10 +194,23 @@ def save_model(model, path: str | Path) -> None:
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
         model.save(tmp)
+        with open(tmp, "rb+") as fh:  # on disk before it replaces the old one (a power cut keeps one or the other)
+            os.fsync(fh.fileno())
+        failpoint(path.name)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temp_files(run_dir: str | Path) -> list[str]:
+    """Delete the temporary files a killed process left behind (never read; named like nothing else)."""
+    removed = []
+    for tmp in Path(run_dir).rglob(".*"):
+        if tmp.is_file() and (tmp.name.endswith(".tmp") or tmp.name.startswith(".tmp-")):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.name)
+    return removed
 
 
 def read_json(path: str | Path) -> Any:
@@ -223,6 +295,12 @@ def check_run_dir(path: str | Path, require_complete: bool = True) -> dict[str, 
         manifest = read_json(manifest_path)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RunError(f"The manifest of '{path}' is damaged: {err}.", fix="retrain the run.") from None
+    if not isinstance(manifest, dict):
+        raise RunError(
+            f"The manifest of '{path}' is damaged: it holds a {type(manifest).__name__}, not a mapping.",
+            expected=f"{MANIFEST} as `deepwise train` wrote it",
+            fix="retrain the run.",
+        )
     if require_complete and manifest.get("status") != STATUS_COMPLETE:
         status = manifest.get("status", "unknown")
         raise RunError(

@@ -40,7 +40,7 @@ from deepwise.models.cnn import (
 )
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.models.sequence import build_sequence_model
-from deepwise.monitor import log_final, monitoring_callbacks, require_packages
+from deepwise.monitor import end_run, log_final, monitoring_callbacks, require_packages
 from deepwise.prepare.images import ImagePreprocessor, image_batches_class
 from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.split import split_indices
@@ -64,7 +64,10 @@ from deepwise.runs import (
     atomic_write_text,
     create_run_dir,
     environment,
+    hold_run_lock,
     read_json,
+    release_run_lock,
+    remove_stale_temp_files,
     save_model,
     utc_now,
     write_json,
@@ -251,8 +254,11 @@ def prepare(config: Config) -> PreparedData:
     task = TASKS[cfg.problem.task]
     df = problem.frame
     target = df[cfg.problem.target]
-    splits = split_indices(
-        target, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+    splits = _merged(
+        split_indices(
+            target, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+        ),
+        cfg,
     )
     inputs = cfg.data.inputs or []
     categorical = cfg.data.categorical or []
@@ -268,14 +274,24 @@ def prepare(config: Config) -> PreparedData:
     return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path))
 
 
+def _merged(splits: dict[str, np.ndarray], cfg: Config) -> dict[str, np.ndarray]:
+    """With ``data.split.train_on_validation`` (a final refit) the training rows include the validation rows."""
+    if cfg.data.split.train_on_validation:
+        splits = dict(splits, train=np.sort(np.concatenate([splits["train"], splits["validation"]])))
+    return splits
+
+
 def _prepare_images(problem: Problem) -> PreparedData:
     """Stratified split of the images; pixels decoded into memory when they fit, else streamed per batch."""
     cfg = problem.config
     task = TASKS[cfg.problem.task]
     images = problem.images
     labels = pd.Series([str(v) for v in images.labels], name=cfg.problem.target)
-    splits = split_indices(
-        labels, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+    splits = _merged(
+        split_indices(
+            labels, task.name, cfg.data.split.validation, cfg.data.split.test, cfg.seed, cfg.data.split.stratify
+        ),
+        cfg,
     )
     prep = ImagePreprocessor(cfg.data.image_size, cfg.data.channels, task.name, cfg.problem.target)
     prep.fit([images.labels[i] for i in splits["train"]])
@@ -306,8 +322,9 @@ def _prepare_series(problem: Problem) -> PreparedData:
             expected=f"at least {needed} training steps plus validation and test periods (far more to learn well)",
             fix="use a longer series, or a shorter problem.window / problem.horizon.",
         )
+    fit_rows = n_train + n_val if cfg.data.split.train_on_validation else n_train
     rows = {
-        "train": np.arange(0, n_train),
+        "train": np.arange(0, fit_rows),
         "validation": np.arange(n_train, n_train + n_val),
         "test": np.arange(n_train + n_val, n),
     }
@@ -322,10 +339,11 @@ def _prepare_series(problem: Problem) -> PreparedData:
         horizon=p.horizon,
         time_column=cfg.data.time_column,
         calendar=cfg.data.calendar_features,
-    ).fit(df.iloc[:n_train], time.iloc[:n_train])
+    ).fit(df.iloc[:fit_rows], time.iloc[:fit_rows])
     x_all, y_all, target_rows = prep.samples(df, time)
     bounds = np.searchsorted(target_rows, [n_train, n_train + n_val])
-    ranges = {"train": (0, bounds[0]), "validation": (bounds[0], bounds[1]), "test": (bounds[1], len(target_rows))}
+    train_end = bounds[1] if cfg.data.split.train_on_validation else bounds[0]
+    ranges = {"train": (0, train_end), "validation": (bounds[0], bounds[1]), "test": (bounds[1], len(target_rows))}
     splits = {name: np.arange(a, b) for name, (a, b) in ranges.items()}
     x = {name: {FEATURES: x_all[a:b]} for name, (a, b) in ranges.items()}  # contiguous slices: still views
     y = {name: y_all[a:b] for name, (a, b) in ranges.items()}
@@ -487,21 +505,21 @@ def _callbacks_module():
                 self.progress.stop()
                 self.progress = None
 
-        def save(self, epochs_done: int) -> None:
-            save_checkpoint(self.run_dir, self.model, epochs_done, self.rows, self.stopper)
+        def save(self, epochs_done: int, fit_done: bool = False) -> None:
+            save_checkpoint(self.run_dir, self.model, epochs_done, self.rows, self.stopper, fit_done)
             self.last_save = time.monotonic()
 
     return ResumableEarlyStopping, RunRecorder
 
 
-def save_checkpoint(run_dir: Path, model, epochs_done: int, rows: list[dict], stopper) -> None:
+def save_checkpoint(run_dir: Path, model, epochs_done: int, rows: list[dict], stopper, fit_done: bool = False) -> None:
     """One atomic file with weights, optimizer state, early-stopping state and history."""
     arrays: dict[str, np.ndarray] = {}
     for i, w in enumerate(model.get_weights()):
         arrays[f"w{i}"] = np.asarray(w)
     for i, v in enumerate(model.optimizer.variables):
         arrays[f"opt{i}"] = np.asarray(v.numpy())
-    meta: dict[str, Any] = {"epochs_done": epochs_done, "history": rows, "saved_at": utc_now()}
+    meta: dict[str, Any] = {"epochs_done": epochs_done, "history": rows, "saved_at": utc_now(), "fit_done": fit_done}
     if stopper is not None:
         meta["early_stopping"] = stopper.state()
         for i, w in enumerate(stopper.best_weights or []):
@@ -569,6 +587,15 @@ def train(
     started = utc_now()
     cfg = resolve_config(config, target)
     require_packages(cfg.training.tensorboard, cfg.training.mlflow)
+    if cfg.data.split.train_on_validation and cfg.training.early_stopping.enabled:
+        raise ConfigError(
+            "data.split.train_on_validation trains on the validation rows, so they cannot also decide when to stop "
+            "(early stopping is enabled).",
+            expected="training.early_stopping.enabled: false and a fixed training.epochs (e.g. the best epoch of an "
+            "earlier run with the same config)",
+            fix="set training.early_stopping.enabled: false and training.epochs, or drop train_on_validation "
+            "(`deepwise tune --refit` writes such a config for you).",
+        )
     if cfg.training.distribution == "data_parallel":
         from deepwise import distributed
 
@@ -646,6 +673,7 @@ def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None
             expected="a run directory written by `deepwise train`",
             fix="pass the run directory printed when training started.",
         )
+    release_run_lock(hold_run_lock(path))  # fail fast if another process is training this run right now
     manifest = read_json(manifest_path)
     if manifest.get("status") == STATUS_COMPLETE:
         raise RunError(
@@ -653,6 +681,7 @@ def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None
             fix="train a new run, or use this one with `deepwise predict` / `deepwise evaluate`.",
         )
     cfg = load_config(path / CONFIG)
+    remove_stale_temp_files(path)
     meta, saved = load_checkpoint(path)
     timer = Timer()
     with timer("prepare"):
@@ -674,12 +703,23 @@ def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None
 def _fit_and_finish(
     path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume, extra_callbacks=None
 ):
+    lock = hold_run_lock(path)
+    try:
+        return _fit_and_finish_locked(path, data, manifest, timer, out, history, resume, extra_callbacks)
+    finally:
+        release_run_lock(lock)
+
+
+def _fit_and_finish_locked(
+    path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume, extra_callbacks=None
+):
     cfg = data.config
     tcfg = cfg.training
     with timer("build"):
         model = build_model(data)
     initial_epoch = 0
     es_state = None
+    fit_done = False
     if resume is not None:
         meta, saved = resume
         model.set_weights(saved["weights"])
@@ -687,6 +727,7 @@ def _fit_and_finish(
         for var, value in zip(model.optimizer.variables, saved["optimizer"], strict=True):
             var.assign(value)
         initial_epoch = int(meta["epochs_done"])
+        fit_done = bool(meta.get("fit_done"))  # training had finished; writing the run had not
         if "early_stopping" in meta:
             es_state = dict(meta["early_stopping"], best_weights=saved["best"] or None)
     steps_per_epoch = math.ceil(len(data.y["train"]) / tcfg.batch_size)
@@ -715,16 +756,20 @@ def _fit_and_finish(
         )
         callbacks.append(stopper)
     recorder = recorder_cls(path, tcfg.epochs, tcfg.checkpoint_every_s, history, out, stopper)
+    recorder.set_model(model)  # fit sets it too; a resume with nothing left to fit saves through it all the same
     callbacks.append(recorder)
     callbacks.extend(monitoring_callbacks(path, cfg, tcfg.tensorboard, tcfg.mlflow))
     callbacks.extend(extra_callbacks or [])
     try:
         with timer("fit"):
-            if initial_epoch < tcfg.epochs:
+            if fit_done:
+                if out:
+                    out.print("  Training had finished; writing the run (evaluation, baselines, model).")
+            elif initial_epoch < tcfg.epochs:
                 data.fit(model, callbacks, tcfg.epochs, initial_epoch)
             elif stopper is not None and stopper.resume_state and stopper.resume_state.get("best_weights"):
                 model.set_weights(stopper.resume_state["best_weights"])
-            if data.images is not None and cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
+            if not fit_done and data.images is not None and cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
                 _fine_tune(model, data, callbacks, history, out)
     except KeyboardInterrupt:
         recorder.close()
@@ -737,13 +782,53 @@ def _fit_and_finish(
         manifest["status"] = STATUS_INTERRUPTED
         manifest["timings"] = timer.timings
         write_json(path / MANIFEST, manifest)
+        end_run(path, "KILLED")  # the MLflow run (if any) would otherwise stay RUNNING
         raise
     except Exception:
         recorder.close()
         manifest["status"] = STATUS_FAILED
         write_json(path / MANIFEST, manifest)
+        end_run(path, "FAILED")
         raise
-    recorder.save(len(history))
+    if not fit_done:
+        recorder.save(len(history), fit_done=True)  # a crash while writing the run resumes here, without training
+    try:
+        return _finish(path, data, model, manifest, timer, out, history, stopper)
+    except KeyboardInterrupt:
+        _mark(path, manifest, STATUS_INTERRUPTED, timer)
+        end_run(path, "KILLED")
+        raise
+    except OSError as err:
+        _mark(path, manifest, STATUS_FAILED, timer)
+        end_run(path, "FAILED")
+        where = err.filename or path
+        raise RunError(
+            f"Training finished, but writing the run failed at '{where}': {err.strerror or err}.",
+            expected="a writable run folder with free disk space",
+            fix=f"free disk space or fix the folder's permissions, then `deepwise train --resume {path}` writes "
+            "the run without training again.",
+        ) from None
+    except Exception:
+        _mark(path, manifest, STATUS_FAILED, timer)
+        end_run(path, "FAILED")
+        raise
+
+
+def _mark(path: Path, manifest: dict, status: str, timer: Timer) -> None:
+    """Record a run that did not finish; best effort (the disk may be what failed)."""
+    if manifest.get("status") == STATUS_COMPLETE:
+        return  # everything was written; what failed came after (printing the summary)
+    manifest.update(status=status, timings=timer.timings)
+    try:
+        write_json(path / MANIFEST, manifest)
+    except OSError:
+        pass
+
+
+def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer, out, history, stopper):
+    """After training: evaluate, compare with baselines, fit the guard, write the run (manifest complete last)."""
+    cfg = data.config
+    tcfg = cfg.training
     if tcfg.distribution == "data_parallel":  # predict cannot read arrays spread over processes: evaluate a copy
         from deepwise import distributed
 
@@ -756,6 +841,11 @@ def _fit_and_finish(
             + (" (early stopping: validation loss stopped improving)" if stopped else "")
             + f"; best epoch {best_epoch}, whose weights are kept."
         )
+        if cfg.data.split.train_on_validation:
+            out.print(
+                "  Final refit: the validation rows were trained on, so validation scores are not held out; "
+                "the test rows were not touched."
+            )
     with timer("evaluate"):
         classes = data.prep.classes_
         val_output = data.predict(model, "validation")
@@ -769,6 +859,7 @@ def _fit_and_finish(
         "main_metric": data.task.main_metric,
         "test": test,
         "validation": validation,
+        "validation_held_out": not cfg.data.split.train_on_validation,
         "best_epoch": best_epoch,
         "epochs_trained": len(history),
     }
@@ -939,7 +1030,7 @@ def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history
         for name, res in fitted.items()
     }
     gap = None
-    if history and 0 < best_epoch <= len(history):
+    if history and 0 < best_epoch <= len(history) and not data.config.data.split.train_on_validation:
         row = history[best_epoch - 1]
         key = "accuracy" if data.task.is_classification else "root_mean_squared_error"
         if row.get(key) is not None and row.get(f"val_{key}") is not None:

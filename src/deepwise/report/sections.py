@@ -465,6 +465,10 @@ def importance_section(ctx: ReportContext) -> Section | None:
                 )
             ],
         )
+    if imp and imp.get("skipped"):
+        return Section(
+            "feature-importance", "Feature importance", [Paragraph(f"Not measured: {imp['skipped']}", css="note")]
+        )
     if not imp or not imp.get("columns"):
         return None
     cols = imp["columns"]
