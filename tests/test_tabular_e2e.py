@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import deepwise
+from deepwise.errors import ConfigError
 from deepwise.runs import REQUIRED
 
 
@@ -80,6 +81,23 @@ def test_evaluate_remeasures_test_split_identically(penguins_run):
     again = penguins_run.evaluate()
     assert again["accuracy"] == pytest.approx(penguins_run.metrics["test"]["accuracy"])
     assert again["n"] == penguins_run.metrics["test"]["n"]
+
+
+def test_final_refit_trains_on_validation_rows_and_keeps_the_test_split(tmp_path, penguins_csv, penguins_run):
+    cfg = {
+        "problem": {"target": "species"},
+        "data": {"path": str(penguins_csv), "split": {"train_on_validation": True}},
+        "training": {"epochs": 30, "report": False},
+    }
+    with pytest.raises(ConfigError, match="early stopping"):
+        deepwise.train(cfg, runs_dir=tmp_path, verbose=False)
+    cfg["training"]["early_stopping"] = {"enabled": False}
+    run = deepwise.train(cfg, runs_dir=tmp_path, verbose=False)
+    split, usual = run.manifest["data"]["split"], penguins_run.manifest["data"]["split"]
+    assert split == {**usual, "train": usual["train"] + usual["validation"]}  # same test rows, more training rows
+    assert run.metrics["epochs_trained"] == 30 and run.metrics["validation_held_out"] is False
+    assert run.metrics["test"]["accuracy"] >= 0.95
+    assert run.evaluate()["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])
 
 
 def test_loaded_run_matches_and_regression_is_in_target_units(tmp_path, diabetes_csv):

@@ -156,6 +156,25 @@ def test_tuned_study_beats_the_untuned_config_on_validation(tmp_path, wine_csv):
     assert best.training.learning_rate == pytest.approx(result.best.params["training.learning_rate"])
     print(f"10 trials in {seconds:.1f} s; best {result.best.value:.3f} vs untuned {default_score:.3f}")
 
+    # --refit: the same study (no new trial), the best config retrained on train + validation for the best
+    # trial's best epoch, then measured once on the untouched test split with baselines and a verdict
+    again = tune(cfg, trials=10, study_dir=tmp_path / "study", refit=True, verbose=False)
+    assert len(again.trials) == 10
+    best_metrics = json.loads((Path(result.best.run_dir) / "metrics.json").read_text())
+    best_split = json.loads((Path(result.best.run_dir) / "manifest.json").read_text())["data"]["split"]
+    refit = again.refit
+    assert refit.manifest["data"]["split"] == {
+        "train": best_split["train"] + best_split["validation"],
+        "validation": best_split["validation"],
+        "test": best_split["test"],
+    }
+    assert refit.config.data.split.train_on_validation and not refit.config.training.early_stopping.enabled
+    assert refit.metrics["epochs_trained"] == best_metrics["best_epoch"]
+    assert refit.metrics["validation_held_out"] is False
+    assert refit.metrics["test"]["accuracy"] >= 0.85 and refit.metrics["verdict"]["code"]
+    assert set(refit.metrics["baselines"]) >= {"dummy", "linear", "gradient_boosting"}
+    print(f"refit: test accuracy {refit.metrics['test']['accuracy']:.3f} ({refit.metrics['verdict']['code']})")
+
 
 def test_killed_tune_continues_the_same_study(tmp_path, penguins_csv, cli):
     config = _write_yaml(

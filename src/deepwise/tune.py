@@ -59,7 +59,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from deepwise.config import Config, config_from_dict, dump_config
-from deepwise.errors import ConfigError, DataError, DeepwiseError
+from deepwise.errors import ConfigError, DataError, DeepwiseError, RunError
 from deepwise.runs import atomic_write_text
 
 STUDY_DB = "study.db"
@@ -965,11 +965,11 @@ def tune(
     ``postgresql://user:pw@host/db`` shared by workers on many machines (default: SQLite ``study.db`` in the
     study folder). ``study_dir``: where trial runs, ``best.yaml`` and logs go (default ``studies/<name>``).
 
-    ``refit=True`` trains the best config once more as an ordinary run in ``<study_dir>/refit/``: the same
-    training split, early stopping on the same validation split, and the test split measured once, with the
-    baselines and the verdict as in every run. It does not merge train and validation (early stopping needs the
-    validation rows), so it reproduces the best trial in a run of its own; the point is that its test score is
-    the first test number anyone looks at: the search itself only ever read validation scores.
+    ``refit=True`` trains the best config once more as an ordinary run in ``<study_dir>/refit/`` on the training
+    and validation rows together (``data.split.train_on_validation``), for the number of epochs the best trial's
+    early stopping chose, then measures the untouched test split once, with the baselines (fitted on the same
+    rows) and the verdict as in every run. Its test score is the first test number anyone looks at: the search
+    itself only ever read validation scores.
 
     Example:
         >>> result = tune("deepwise.yaml", trials=30, workers=2)
@@ -1064,15 +1064,51 @@ def tune(
     if refit:
         from deepwise.train import train
 
+        refit_config = refit_config_for(result)
         if out:
-            out.print("[bold]Refit[/]: training the best config as an ordinary run, measured once on the test split.")
-        result.refit = train(result.best_config, runs_dir=folder / REFIT_DIR, verbose=verbose, console=out, force=force)
+            out.print(
+                f"[bold]Refit[/]: the best config trained on the training and validation rows together for "
+                f"{refit_config.training.epochs} epoch(s) (the best trial's best epoch), measured once on the test "
+                "split.",
+                highlight=False,
+            )
+        result.refit = train(refit_config, runs_dir=folder / REFIT_DIR, verbose=verbose, console=out, force=force)
         verdict = result.refit.metrics.get("verdict")
         if out and verdict:
             out.print(
                 f"Refit run: {escape(str(result.refit.path))} · verdict [bold]{verdict['code']}[/]", highlight=False
             )
     return result
+
+
+def refit_config_for(result: StudyResult) -> Config:
+    """The best config as a final refit: train + validation rows, no early stopping, the best trial's best epoch.
+
+    The number of epochs is the one the best trial's early stopping chose on validation; with the validation rows
+    added to training there is nothing left to stop on, so the refit trains exactly that long.
+    """
+    if result.best is None or result.best_config is None:
+        raise RunError("The study has no completed trial to refit.", fix="run more trials first.")
+    cfg = result.best_config.model_copy(deep=True)
+    metrics_path = Path(result.best.run_dir) / "metrics.json" if result.best.run_dir else None
+    best_epoch = None
+    if metrics_path is not None and metrics_path.is_file():
+        best_epoch = json.loads(metrics_path.read_text()).get("best_epoch")
+    if not best_epoch:
+        raise RunError(
+            f"The best trial's run ({result.best.run_dir}) has no recorded best epoch to refit with.",
+            expected="a complete trial run directory with metrics.json",
+            fix="re-run `deepwise tune` without --refit, or train best.yaml yourself with `deepwise train`.",
+        )
+    head_epochs = int(best_epoch)
+    if cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs and head_epochs > cfg.training.epochs:
+        cfg.model.fine_tune_epochs = head_epochs - cfg.training.epochs  # the best epoch fell in fine-tuning
+        head_epochs = cfg.training.epochs
+    cfg.training.epochs = head_epochs
+    cfg.training.early_stopping.enabled = False
+    cfg.data.split.train_on_validation = True
+    cfg.name = f"{cfg.name or Path(cfg.data.path).stem}-refit"
+    return cfg
 
 
 def _result(study, name: str, url: str, folder: Path, metric: str, space: SearchSpace, resolved: Config) -> StudyResult:
@@ -1119,6 +1155,10 @@ def _run_workers(plan: _Plan, workers: int, out: Console | None) -> None:
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, threads)
+    if threads == "1" and "XLA_FLAGS" not in env:
+        # and one core for XLA's own thread pool: trial networks are small, so two workers on one core each beat
+        # two workers whose XLA threads both spread over every core and preempt each other
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     waiting = (_optuna().trial.TrialState.WAITING,)
     try:
         for i in range(workers):
