@@ -75,9 +75,13 @@ def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
     """Train on digits 0-4; transfer to 5-9 with 50 images per class; compare with the same CNN from scratch,
     both measured on the ~2,250 other MNIST images of 5-9.
 
-    Measured: transfer (frozen base) 0.875, scratch 0.920 -- issue 4's bar (transfer beats scratch) is NOT met
-    yet and the issue stays open. What this test holds: the frozen transferred features alone classify digits
-    the base never saw far above chance (0.2), with only the new head trained."""
+    Measured (seeds 0/1 of the 50-per-class draw; same architecture, same training settings on both sides):
+    default CNN: scratch 0.920/0.928, transfer frozen 0.875/0.855, transfer + fine-tuning all layers at 1e-3
+    0.922/0.897; transferring only the first one or two conv blocks 0.904-0.926; a wider CNN [32, 64, 128] with
+    augmentation on both sides: scratch 0.954/0.953, transfer + fine-tuning 0.944/0.912. Issue 4's bar (transfer
+    beats scratch) is NOT met on this data -- features learned from 2,500 images of 0-4 do not help a CNN that
+    learns 5-9 from 160 training images -- and the issue stays open. What this test holds: the frozen transferred
+    features alone classify digits the base never saw far above chance (0.2), with only the new head trained."""
     x, y = mnist
     low = y < 5
     base = deepwise.train(_write_arrays(tmp_path / "low", x[low], y[low]), runs_dir=tmp_path / "r", verbose=False)

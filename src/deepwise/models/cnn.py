@@ -161,7 +161,7 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
             expected="an image run trained by deepwise (cnn or pretrained)",
             fix="point model.from_run at an image classification run.",
         ) from None
-    base = keras.Model(run_model.inputs, embedding.output, name="transferred_base")
+    base = keras.Model(_single_input(run_model), embedding.output, name="transferred_base")
     base.trainable = False
     inputs, x = augmented_input(run_model.input_shape[1:], augmentation, seed)
     x = base(x, training=False)
@@ -210,7 +210,12 @@ def describe_image_model(model, config: ModelConfig) -> str:
 def embedding_model(model):
     """The network up to its penultimate layer (the input of the output layer): what the OOD guard measures."""
     keras = keras_module()
-    return keras.Model(model.inputs, model.get_layer("output").input, name="embedding")
+    return keras.Model(_single_input(model), model.get_layer("output").input, name="embedding")
+
+
+def _single_input(model):
+    """The model's one input tensor (a list of one would make Keras warn on every bare-array call)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
 def confidence(output: np.ndarray, task: str) -> np.ndarray:
