@@ -83,6 +83,10 @@ def test_default_spaces_per_model_type():
     assert "model.recurrent_units" in default_space("lstm").root
     assert "model.recurrent_units" in default_space("gru").root
     assert {"model.filters", "model.kernel_size"} <= set(default_space("conv1d").root)
+    for image_model in ("cnn", "pretrained"):  # augmentation strength is searched for images
+        assert {"data.augmentation.translation", "data.augmentation.zoom"} <= set(default_space(image_model).root)
+    cfg = {"problem": {"target": "label"}, "data": {"path": "images/"}}
+    assert apply_params(cfg, {"data.augmentation.translation": 0.1}).data.augmentation.translation == 0.1
 
 
 def test_apply_params_sets_dotted_paths_and_validates(penguins_csv):

@@ -268,6 +268,12 @@ DEFAULT_MLP_SPACE: dict[str, dict[str, Any]] = {
     "training.batch_size": {"choices": [16, 32, 64, 128]},
 }
 _TRAINING = {k: v for k, v in DEFAULT_MLP_SPACE.items() if k.startswith("training.")}
+# augmentation strength (on 250 MNIST digits a wider CNN with shifts, zoom and small rotations went from 0.92 to 0.95)
+_AUGMENTATION: dict[str, dict[str, Any]] = {
+    "data.augmentation.translation": {"choices": [0.0, 0.05, 0.1]},
+    "data.augmentation.zoom": {"choices": [0.0, 0.1]},
+    "data.augmentation.rotation": {"choices": [0.0, 0.05]},
+}
 _DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
     "mlp": DEFAULT_MLP_SPACE,
     "conv1d": {
@@ -288,11 +294,13 @@ _DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "model.dropout": {"low": 0.0, "high": 0.5, "step": 0.05},
         "training.learning_rate": {"low": 1e-4, "high": 3e-3, "log": True},
         "training.batch_size": {"choices": [16, 32, 64]},
+        **_AUGMENTATION,
     },
     "pretrained": {
         "model.dropout": {"low": 0.0, "high": 0.5, "step": 0.05},
         "training.learning_rate": {"low": 1e-4, "high": 3e-3, "log": True},
         "training.batch_size": {"choices": [16, 32, 64]},
+        **_AUGMENTATION,
     },
 }
 _DEFAULT_SPACES["gru"] = _DEFAULT_SPACES["lstm"]
