@@ -23,6 +23,7 @@ from deepwise.models.mlp import dense_head
 from deepwise.tasks import TaskSpec
 
 EMBEDDING_LAYER = "embedding"
+BN_MOMENTUM = 0.9  # of the moving statistics
 
 
 def augmentation_layers(aug: AugmentationConfig, seed: int) -> list:
@@ -68,7 +69,7 @@ def build_cnn(
     for b, filters in enumerate(config.conv_filters, start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=not config.batch_norm, name=f"conv{b}")(x)
         if config.batch_norm:
-            x = layers.BatchNormalization(name=f"conv{b}_bn")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"conv{b}_bn")(x)
         x = layers.Activation(config.activation, name=f"conv{b}_act")(x)
         if min(x.shape[1], x.shape[2]) > 4:  # keep small images (digits are 8x8) at least 4x4 for the next filters
             x = layers.MaxPooling2D(2, name=f"pool{b}")(x)
