@@ -275,3 +275,38 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path, pen
 
     release_run_lock(hold_run_lock(run_dir))
     assert load_checkpoint(run_dir)[0]["epochs_done"] >= 1
+
+
+@pytest.mark.slow
+def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
+    """Transfer learning has two phases; a kill in the second must resume the second (same layers unfrozen, the
+    fine-tuning optimizer's state), not start the head phase's settings over -- that used to be an internal error."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    np.save(folder / "images.npy", (digits.images * 255 / 16).astype(np.uint8))
+    np.save(folder / "labels.npy", digits.target)
+    base = deepwise.train(folder, runs_dir=tmp_path / "runs", verbose=False)
+    config = tmp_path / "transfer.yaml"
+    config.write_text(
+        f"problem: {{target: label}}\ndata: {{path: '{folder}'}}\n"
+        f"model: {{from_run: '{base.path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
+        "training: {epochs: 3, checkpoint_every_s: 0, early_stopping: {enabled: false}, report: false}\n"
+    )
+    killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
+    killed = _deepwise("train", config, "--run-dir", killed_dir, failpoint="state.npz:5")  # 2nd fine-tuning epoch
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    meta = load_checkpoint(killed_dir)[0]
+    assert meta["epochs_done"] == 4 and meta["fine_tune_from"] == 3
+    resumed = _deepwise("train", "--resume", killed_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Continuing the fine-tuning phase" in resumed.stdout
+    whole = _deepwise("train", config, "--run-dir", whole_dir)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    run, reference = deepwise.load_run(killed_dir), deepwise.load_run(whole_dir)
+    assert run.metrics["epochs_trained"] == reference.metrics["epochs_trained"] == 6
+    assert run.manifest["trainable_parameters"] == reference.manifest["trainable_parameters"]  # layers unfrozen
+    assert abs(run.metrics["test"]["accuracy"] - reference.metrics["test"]["accuracy"]) <= 0.05

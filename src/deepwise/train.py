@@ -455,6 +455,7 @@ def _callbacks_module():
             self.rows = history
             self.console = console
             self.stopper = stopper
+            self.fine_tune_from: int | None = None  # the epoch after which fine-tuning started
             self.last_save = time.monotonic()
             self.epoch_start = 0.0
             self.progress = None
@@ -506,13 +507,17 @@ def _callbacks_module():
                 self.progress = None
 
         def save(self, epochs_done: int, fit_done: bool = False) -> None:
-            save_checkpoint(self.run_dir, self.model, epochs_done, self.rows, self.stopper, fit_done)
+            save_checkpoint(
+                self.run_dir, self.model, epochs_done, self.rows, self.stopper, fit_done, self.fine_tune_from
+            )
             self.last_save = time.monotonic()
 
     return ResumableEarlyStopping, RunRecorder
 
 
-def save_checkpoint(run_dir: Path, model, epochs_done: int, rows: list[dict], stopper, fit_done: bool = False) -> None:
+def save_checkpoint(
+    run_dir: Path, model, epochs_done: int, rows: list[dict], stopper, fit_done: bool = False, fine_tune_from=None
+) -> None:
     """One atomic file with weights, optimizer state, early-stopping state and history."""
     arrays: dict[str, np.ndarray] = {}
     for i, w in enumerate(model.get_weights()):
@@ -520,6 +525,8 @@ def save_checkpoint(run_dir: Path, model, epochs_done: int, rows: list[dict], st
     for i, v in enumerate(model.optimizer.variables):
         arrays[f"opt{i}"] = np.asarray(v.numpy())
     meta: dict[str, Any] = {"epochs_done": epochs_done, "history": rows, "saved_at": utc_now(), "fit_done": fit_done}
+    if fine_tune_from is not None:
+        meta["fine_tune_from"] = fine_tune_from
     if stopper is not None:
         meta["early_stopping"] = stopper.state()
         for i, w in enumerate(stopper.best_weights or []):
@@ -720,14 +727,19 @@ def _fit_and_finish_locked(
     initial_epoch = 0
     es_state = None
     fit_done = False
+    fine_tune_from = None
     if resume is not None:
         meta, saved = resume
+        fine_tune_from = meta.get("fine_tune_from")
+        if fine_tune_from is not None:  # stopped while fine-tuning: the same layers unfrozen, the same optimizer
+            _start_fine_tune(model, data)
         model.set_weights(saved["weights"])
-        model.optimizer.build(model.trainable_variables)
-        for var, value in zip(model.optimizer.variables, saved["optimizer"], strict=True):
-            var.assign(value)
         initial_epoch = int(meta["epochs_done"])
         fit_done = bool(meta.get("fit_done"))  # training had finished; writing the run had not
+        if not fit_done:
+            model.optimizer.build(model.trainable_variables)
+            for var, value in zip(model.optimizer.variables, saved["optimizer"], strict=True):
+                var.assign(value)
         if "early_stopping" in meta:
             es_state = dict(meta["early_stopping"], best_weights=saved["best"] or None)
     steps_per_epoch = math.ceil(len(data.y["train"]) / tcfg.batch_size)
@@ -765,12 +777,18 @@ def _fit_and_finish_locked(
             if fit_done:
                 if out:
                     out.print("  Training had finished; writing the run (evaluation, baselines, model).")
+            elif fine_tune_from is not None:
+                recorder.fine_tune_from = fine_tune_from
+                if out:
+                    out.print(f"  Continuing the fine-tuning phase (it started after epoch {fine_tune_from}).")
+                data.fit(model, callbacks, fine_tune_from + cfg.model.fine_tune_epochs, initial_epoch)
             elif initial_epoch < tcfg.epochs:
                 data.fit(model, callbacks, tcfg.epochs, initial_epoch)
             elif stopper is not None and stopper.resume_state and stopper.resume_state.get("best_weights"):
                 model.set_weights(stopper.resume_state["best_weights"])
-            if not fit_done and data.images is not None and cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
-                _fine_tune(model, data, callbacks, history, out)
+            fine_tune = data.images is not None and cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs
+            if fine_tune and not fit_done and fine_tune_from is None:
+                _fine_tune(model, data, callbacks, history, out, recorder)
     except KeyboardInterrupt:
         recorder.close()
         try:
@@ -949,17 +967,25 @@ def _describe(model, data: PreparedData) -> str:
     return describe_model(model, data.config.model)
 
 
-def _fine_tune(model, data: PreparedData, callbacks: list, history: list[dict], out) -> None:
-    """Second phase of transfer learning: unfreeze the top layers and train on at a lower learning rate."""
+def _start_fine_tune(model, data: PreparedData) -> int:
+    """Unfreeze the top layers of the base and compile with the fine-tuning learning rate; returns how many."""
     cfg = data.config
     n = unfreeze_top(model, cfg.model.fine_tune_layers)
+    if n:
+        model.compile(
+            optimizer=keras_module().optimizers.Adam(learning_rate=cfg.model.fine_tune_learning_rate),
+            loss=data.task.loss,
+            metrics=list(data.task.keras_metrics),
+        )
+    return n
+
+
+def _fine_tune(model, data: PreparedData, callbacks: list, history: list[dict], out, recorder) -> None:
+    """Second phase of transfer learning: unfreeze the top layers and train on at a lower learning rate."""
+    cfg = data.config
+    n = _start_fine_tune(model, data)
     if n == 0:
         return
-    model.compile(
-        optimizer=keras_module().optimizers.Adam(learning_rate=cfg.model.fine_tune_learning_rate),
-        loss=data.task.loss,
-        metrics=list(data.task.keras_metrics),
-    )
     if out:
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
         out.print(
@@ -967,6 +993,7 @@ def _fine_tune(model, data: PreparedData, callbacks: list, history: list[dict], 
             f"for up to {cfg.model.fine_tune_epochs} epoch(s): {trainable:,} trainable parameters now."
         )
     done = len(history)
+    recorder.fine_tune_from = done  # checkpoints from here on say so: a resume unfreezes the same layers first
     data.fit(model, callbacks, done + cfg.model.fine_tune_epochs, done)
 
 
