@@ -612,8 +612,9 @@ def test_model_with_lambda_layer_is_refused_unless_unsafe(cli, tiny_run, tmp_pat
         _ = deepwise.load_run(evil).model
     res = cli("report", evil, "-o", tmp_path / "report.html")  # the report leaves the per-row plots out
     assert res.exit_code == 0, res.output
-    res = cli("export", evil, "-o", tmp_path / "exported")  # Keras format: the file is copied, never loaded
-    assert res.exit_code == 0, res.output
+    res = cli("export", evil, "-o", tmp_path / "exported")  # not shipped on unnoticed: loaded in safe mode first
+    assert res.exit_code == 2 and "contains Python code" in res.output, res.output
+    assert not (tmp_path / "exported").exists()
     assert not marker.exists(), "the model's code ran although nothing asked for --unsafe"
 
     res = cli("predict", evil, penguins_csv, "--unsafe", "-o", tmp_path / "preds.csv")

@@ -173,6 +173,7 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     try:
         shutil.copy2(run.path / PREPROCESSING, tmp / PREPROCESSING)
         if fmt == "keras":
+            _ = run.model  # loaded in safe mode first: a model file with code in it is not shipped on unnoticed
             shutil.copy2(run.path / MODEL, tmp / MODEL_FILES["keras"])
             check: dict[str, Any] = {"verified": True, "note": "an exact copy of the run's model.keras"}
         elif fmt == "onnx":
