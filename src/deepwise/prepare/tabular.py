@@ -30,7 +30,11 @@ EMBEDDING_PREFIX = "cat__"
 
 
 def _category_strings(col: pd.Series) -> pd.Series:
-    """Normalize category values to strings so that 1, 1.0 and '1' are the same category."""
+    """Normalize category values to strings so that 1, 1.0 and '1' are the same category.
+
+    Each distinct value is formatted once (a column of a million rows has a handful of categories): numeric and
+    flag columns through ``pd.factorize``, text columns by vectorized stripping when every value is a string.
+    """
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
 
         def fmt(v: Any) -> Any:
@@ -40,9 +44,17 @@ def _category_strings(col: pd.Series) -> pd.Series:
                 return str(int(v))
             return str(v)
 
-        return col.astype(object).map(fmt)
+        return _per_distinct_value(col, fmt)
     out = col.astype(object).where(col.notna(), np.nan)
-    return out.map(_category_string)
+    if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):
+        return _per_distinct_value(out, str.strip)
+    return out.map(_category_string)  # strings mixed with numbers or flags (1 == True to pandas): value by value
+
+
+def _per_distinct_value(col: pd.Series, fmt: Any) -> pd.Series:
+    codes, uniques = pd.factorize(col)  # missing values get code -1: the last entry below
+    formatted = np.array([fmt(v) for v in uniques] + [np.nan], dtype=object)
+    return pd.Series(formatted[codes], index=col.index, dtype=object)
 
 
 def _category_string(v: Any) -> Any:
@@ -188,9 +200,9 @@ class TabularPreprocessor:
 
     def category_indices(self, df: pd.DataFrame, name: str) -> np.ndarray:
         """Vocabulary index per row: 0 unknown, 1 missing, 2.. the training categories."""
-        lookup = {v: i + 2 for i, v in enumerate(self.vocabularies_[name])}
         values = _category_strings(df[name])
-        idx = values.map(lambda v: lookup.get(v, UNKNOWN)).to_numpy(dtype=np.int32)
+        found = pd.Index(self.vocabularies_[name], dtype=object).get_indexer(values.to_numpy(dtype=object))
+        idx = np.where(found >= 0, found + 2, UNKNOWN).astype(np.int32)
         idx[values.isna().to_numpy()] = MISSING
         return idx
 
