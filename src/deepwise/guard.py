@@ -141,12 +141,15 @@ class OODGuard:
         dist, _ = self._index.kneighbors(np.asarray(x, dtype=np.float32))
         return dist.mean(axis=1)
 
-    def score(self, prep: TabularPreprocessor, df: pd.DataFrame) -> np.ndarray:
-        """Distance to the training data relative to the alarm threshold (> 1 means flagged)."""
-        return self._raw_score(prep.transform_flat(df)) / self.threshold_
+    def score(self, prep: TabularPreprocessor, df: pd.DataFrame, arrays: dict | None = None) -> np.ndarray:
+        """Distance to the training data relative to the alarm threshold (> 1 means flagged).
 
-    def check(self, prep: TabularPreprocessor, df: pd.DataFrame) -> GuardReport:
-        score = self.score(prep, df)
+        ``arrays``: ``prep.transform(df)`` when the caller has it already (predict does), to transform once."""
+        flat = prep.flat(arrays) if arrays is not None else prep.transform_flat(df)
+        return self._raw_score(flat) / self.threshold_
+
+    def check(self, prep: TabularPreprocessor, df: pd.DataFrame, arrays: dict | None = None) -> GuardReport:
+        score = self.score(prep, df, arrays)
         out_of_range: dict[str, int] = {}
         for col in prep.numeric:
             stats = prep.numeric_stats_[col]

@@ -193,14 +193,14 @@ class Run:
         path = self.path / GUARD
         return _run_file(path, OODGuard.load) if path.is_file() else None
 
-    def check(self, df: pd.DataFrame) -> GuardReport | None:
+    def check(self, df: pd.DataFrame, arrays: dict | None = None) -> GuardReport | None:
+        """Which rows are unlike the training data, and which columns hold unseen values."""
         if self.images:
             raise DataError(
                 "check() takes table rows; for images the guard's flags come with predict().",
                 fix="use run.predict(images) and read its 'ood' column.",
             )
-        """Which rows are unlike the training data, and which columns hold unseen values."""
-        return None if self.guard is None else self.guard.check(self._row_preprocessor, df)
+        return None if self.guard is None else self.guard.check(self._row_preprocessor, df, arrays)
 
     @property
     def task(self) -> str:
@@ -229,9 +229,9 @@ class Run:
             ) from None
 
     # -------------------------------------------------------------------------------------------- predicting
-    def _raw_output(self, df: pd.DataFrame) -> np.ndarray:
+    def _raw_output(self, df: pd.DataFrame, arrays: dict | None = None) -> np.ndarray:
         """Model output for every row of a table (tables only; series go through :meth:`_series`)."""
-        arrays = self.preprocessor.transform(df)
+        arrays = self.preprocessor.transform(df) if arrays is None else arrays
         from deepwise.train import model_input
 
         return np.asarray(self.model.predict(model_input(arrays), verbose=0, batch_size=1024))
@@ -297,8 +297,9 @@ class Run:
             raise DataError("There are no rows to predict.", expected="at least one row", fix="check the input.")
         if self.forecasting:
             return self.forecast(df)
-        result = self._format(self._raw_output(df), df.index)
-        report = self.check(df)
+        arrays = self.preprocessor.transform(df)  # once, for the model and the guard
+        result = self._format(self._raw_output(df, arrays), df.index)
+        report = self.check(df, arrays)
         if report is not None:
             result["ood"] = report.ood
             result["ood_score"] = report.score

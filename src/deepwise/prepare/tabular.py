@@ -249,7 +249,10 @@ class TabularPreprocessor:
 
     def transform_flat(self, df: pd.DataFrame) -> np.ndarray:
         """One float matrix (embedding columns as one-hot of their top categories): input for baselines."""
-        arrays = self.transform(df)
+        return self.flat(self.transform(df))
+
+    def flat(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`transform_flat` from the arrays of :meth:`transform` (rows already transformed once)."""
         blocks = [arrays[FEATURES]]
         for name in self.categorical:
             if self.encodings_[name] == "embedding":
