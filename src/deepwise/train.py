@@ -688,7 +688,6 @@ def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None
             fix="train a new run, or use this one with `deepwise predict` / `deepwise evaluate`.",
         )
     cfg = load_config(path / CONFIG)
-    remove_stale_temp_files(path)
     meta, saved = load_checkpoint(path)
     timer = Timer()
     with timer("prepare"):
@@ -711,6 +710,8 @@ def _fit_and_finish(
     path: Path, data: PreparedData, manifest: dict, timer: Timer, out, history, resume, extra_callbacks=None
 ):
     lock = hold_run_lock(path)
+    if resume is not None:
+        remove_stale_temp_files(path)  # under the lock: no live process can be writing them
     try:
         return _fit_and_finish_locked(path, data, manifest, timer, out, history, resume, extra_callbacks)
     finally:
