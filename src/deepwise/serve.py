@@ -496,15 +496,7 @@ def _table_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     @app.get("/schema")
     def schema() -> dict[str, Any]:
         """The inputs a record needs (training ranges and vocabularies), the target and the task."""
-        return {
-            "run": name,
-            "task": run.task,
-            "target": prep.target,
-            "classes": classes,
-            "inputs": _input_schema(prep),
-            "limits": limits,
-            "guard": run.metrics.get("guard"),
-        }
+        return _schema(run, name, classes, inputs=_input_schema(prep), limits=limits)
 
 
 # ------------------------------------------------------------------------------------------------------------- images
@@ -728,12 +720,11 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     @app.get("/schema")
     def schema() -> dict[str, Any]:
         """The images the model takes (size, channels, formats), how to send them, its classes and the limits."""
-        return {
-            "run": name,
-            "task": run.task,
-            "target": prep.target,
-            "classes": classes,
-            "input": {
+        return _schema(
+            run,
+            name,
+            classes,
+            input={
                 "type": "images",
                 "image_size": [h, w],
                 "height": h,
@@ -747,9 +738,8 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
                 "multipart": "POST /predict with multipart/form-data: one or more files in the field 'files'",
                 "json": 'POST /predict with application/json: {"images": ["<base64 of an image file>", ...]}',
             },
-            "limits": {**limits, "max_image_pixels": MAX_IMAGE_PIXELS},
-            "guard": run.metrics.get("guard"),
-        }
+            limits={**limits, "max_image_pixels": MAX_IMAGE_PIXELS},
+        )
 
 
 # -------------------------------------------------------------------------------------------------------- forecasting
@@ -846,14 +836,13 @@ def _forecast_routes(app: Any, run: Any, name: str, responses: dict, limits: dic
     @app.get("/schema")
     def schema() -> dict[str, Any]:
         """The columns a row of the series needs, how many rows, the time column, the horizon and the limits."""
-        return {
-            "run": name,
-            "task": run.task,
-            "output": run.output,
-            "target": prep.target,
-            "classes": classes,
-            "time_column": time_column,
-            "time": (
+        return _schema(
+            run,
+            name,
+            classes,
+            output=run.output,
+            time_column=time_column,
+            time=(
                 None
                 if time_column is None
                 else {
@@ -862,15 +851,26 @@ def _forecast_routes(app: Any, run: Any, name: str, responses: dict, limits: dic
                     "missing": "not allowed; each time once",
                 }
             ),
-            "window": window,
-            "horizon": horizon,
-            "min_records": window,
-            "history": f"send at least the last {window} row(s) of the series (every input column, the target's "
+            window=window,
+            horizon=horizon,
+            min_records=window,
+            history=f"send at least the last {window} row(s) of the series (every input column, the target's "
             f"past values included); the forecast is for {horizon} step(s) after the last row",
-            "inputs": _input_schema(tab),
-            "limits": {**limits, "max_records": max_records},
-            "guard": run.metrics.get("guard"),
-        }
+            inputs=_input_schema(tab),
+            limits={**limits, "max_records": max_records},
+        )
+
+
+def _schema(run: Any, name: str, classes: list | None, **parts: Any) -> dict[str, Any]:
+    """GET /schema for every kind of run: what it is, its target and classes, then the kind's own parts."""
+    return {
+        "run": name,
+        "task": run.task,
+        "target": run.config.problem.target,
+        "classes": classes,
+        **parts,
+        "guard": run.metrics.get("guard"),
+    }
 
 
 def serve(run_path: str | Path, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
