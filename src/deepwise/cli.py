@@ -203,8 +203,15 @@ def predict(
 ) -> None:
     """Predict on new rows; rows keep their order."""
     from deepwise.predict import load_run
-    from deepwise.runs import atomic_write_text
 
+    if output is not None:  # to a file: tables too big for memory are predicted a chunk at a time
+        with _loading(unsafe):
+            loaded = load_run(run)
+        report = loaded.predict_to_csv(data, output)
+        if len(report.ood):
+            err_console.print(report.summary(), highlight=False)
+        console.print(f"Wrote predictions to [bold]{output}[/]")
+        return
     with _loading(unsafe):
         result = load_run(run).predict(data)
     guard = result.attrs.get("guard")
@@ -215,11 +222,7 @@ def predict(
             result["ood"].to_numpy(), result["ood_score"].to_numpy(), guard["out_of_range"], guard["unseen_categories"]
         )
         err_console.print(report.summary(), highlight=False)
-    if output is None:
-        sys.stdout.write(result.to_csv(index=False))
-        return
-    atomic_write_text(output, result.to_csv(index=False))
-    console.print(f"Wrote {len(result)} prediction(s) to [bold]{output}[/]")
+    sys.stdout.write(result.to_csv(index=False))
 
 
 @app.command()

@@ -139,7 +139,10 @@ class DataConfig(_Section):
         "'../' paths in a CSV of paths); only for data you trust",
     )
     in_memory: bool | None = Field(
-        None, description="images: decode all into memory (fast) or stream from disk; null = memory if < 1 GB"
+        None,
+        description="load all data into memory (fast) or stream it from disk in chunks (tables: CSV, Parquet or a "
+        "folder of Parquet files; images); null = memory when it fits (images: 1 GB; tables: about 768 MB and a "
+        "quarter of the free memory)",
     )
     augmentation: AugmentationConfig = Field(
         default_factory=AugmentationConfig, description="images: random changes to training batches only"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -306,6 +307,53 @@ class Run:
             result.attrs["guard"] = report.to_dict()
         return result
 
+    def predict_to_csv(self, data: str | Path, output: str | Path, *, chunked: bool | None = None) -> GuardReport:
+        """Predict every row of a table file into a CSV file, a chunk at a time when the table is too big for
+        memory (``chunked=None``: decided as for training). The output appears complete or not at all. Returns the
+        guard's findings over all rows (``ood`` and ``ood_score`` columns are in the file).
+
+        Example:
+            >>> report = run.predict_to_csv("big.csv", "predictions.csv")
+            >>> report.n_flagged
+        """
+        from deepwise.data.stream import TableSource, is_streamable
+        from deepwise.runs import atomic_write_text
+
+        output = Path(output)
+        if self.images or self.forecasting or not is_streamable(data):
+            result = self.predict(data)
+            atomic_write_text(output, result.to_csv(index=False))
+            return _guard_report(result, [result.attrs.get("guard")])
+        source = TableSource.open(data, self.config.data.na_values)
+        if not (chunked if chunked is not None else source.too_big_for_memory()):
+            result = self.predict(data)
+            atomic_write_text(output, result.to_csv(index=False))
+            return _guard_report(result, [result.attrs.get("guard")])
+        tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
+        ood, scores, guards = [], [], []
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                first = True
+                for chunk in source.chunks():
+                    result = self.predict(chunk)
+                    result.to_csv(fh, index=False, header=first)
+                    first = False
+                    if "ood" in result:
+                        ood.append(result["ood"].to_numpy())
+                        scores.append(result["ood_score"].to_numpy())
+                    guards.append(result.attrs.get("guard"))
+                if first:
+                    raise DataError(
+                        "There are no rows to predict.", expected="at least one row", fix="check the input."
+                    )
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+        merged = pd.DataFrame({"ood": np.concatenate(ood), "ood_score": np.concatenate(scores)}) if ood else None
+        return _guard_report(merged, guards)
+
     def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:
         """Metrics on labelled data, or (no data) on this run's held-out test split, re-measured."""
         target = self.config.problem.target
@@ -360,6 +408,22 @@ class Run:
 
     def headline(self) -> str:
         return headline(self.output, self.metrics["test"])
+
+
+def _guard_report(result: pd.DataFrame | None, parts: list[dict | None]) -> GuardReport:
+    """One GuardReport from the ood columns of ``result`` and the guard dicts of each chunk."""
+    if result is None or "ood" not in result:
+        return GuardReport(np.zeros(0, dtype=bool), np.zeros(0))
+    out_of_range: dict[str, int] = {}
+    unseen: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for col, n in (part or {}).get("out_of_range", {}).items():
+            out_of_range[col] = out_of_range.get(col, 0) + int(n)
+        for col, info in (part or {}).get("unseen_categories", {}).items():
+            seen = unseen.setdefault(col, {"count": 0, "examples": []})
+            seen["count"] += int(info["count"])
+            seen["examples"] = (seen["examples"] + [e for e in info["examples"] if e not in seen["examples"]])[:5]
+    return GuardReport(result["ood"].to_numpy(), result["ood_score"].to_numpy(), out_of_range, unseen)
 
 
 def load_run(path: str | Path, *, unsafe: bool | None = None) -> Run:

@@ -21,9 +21,10 @@ from rich.console import Console
 
 from deepwise.backend import keras_module
 from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict, dump_config, load_config
-from deepwise.data.images import ImageSet, fingerprint_source
+from deepwise.data.images import ImageSet, fingerprint_source, is_image_source
 from deepwise.data.inspect import inspect, inspect_images
 from deepwise.data.series import season_length
+from deepwise.data.stream import TableSource, is_streamable, parquet_folder_files
 from deepwise.data.tables import fingerprint, is_table_path
 from deepwise.errors import ConfigError, DataError, RunError
 from deepwise.evaluate import fit_baselines, grouped_permutation_importance, permutation_importance, score, verdict
@@ -44,6 +45,7 @@ from deepwise.monitor import end_run, log_final, monitoring_callbacks, require_p
 from deepwise.prepare.images import ImagePreprocessor, image_batches_class
 from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.split import split_indices
+from deepwise.prepare.stream import FlatRows, StreamedTable, disk_batches_class, stream_table
 from deepwise.prepare.tabular import FEATURES, TabularPreprocessor
 from deepwise.runs import (
     CHECKPOINTS,
@@ -94,6 +96,7 @@ class PreparedData:
     rows: dict[str, np.ndarray] | None = None  # series: the rows (time steps) of each period
     target_rows: np.ndarray | None = None  # series: the row whose target each sample forecasts
     images: ImageSet | None = None  # images: where the pixels come from (streamed when x is None)
+    stream: StreamedTable | None = None  # tables too big for memory: arrays on disk and a sample of raw rows
 
     @property
     def kind(self) -> str:
@@ -115,6 +118,15 @@ class PreparedData:
         """model.fit on the training split, validated on the validation split (arrays or streamed batches)."""
         batch_size = self.config.training.batch_size
         common = dict(epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        if self.stream is not None:  # a table on disk: shuffled batches read a few windows at a time
+            batches = disk_batches_class()
+            model.fit(
+                batches(self.x["train"], self.y["train"], batch_size, shuffle=True, seed=self.config.seed),
+                validation_data=batches(self.x["validation"], self.y["validation"], 1024),
+                shuffle=False,  # the batches shuffle themselves; Keras' random batch order would defeat the read-ahead
+                **common,
+            )
+            return
         if self.streaming:
             model.fit(
                 self._batches("train", batch_size, labels=True, shuffle=True),
@@ -138,6 +150,8 @@ class PreparedData:
         )
 
     def predict(self, model, split: str) -> np.ndarray:
+        if self.stream is not None:
+            return np.asarray(model.predict(disk_batches_class()(self.x[split], None, 1024), verbose=0))
         if self.streaming:
             return np.asarray(model.predict(self._batches(split, 256, labels=False), verbose=0))
         return np.asarray(model.predict(model_input(self.x[split]), verbose=0, batch_size=1024))
@@ -165,8 +179,15 @@ class PreparedData:
         """The per-row preprocessing (the whole of it for tables)."""
         return self.prep.tabular if self.forecasting else self.prep
 
+    @property
+    def n_rows(self) -> int:
+        """Rows of the data file (tables and series) or images."""
+        return self.stream.n_rows if self.stream is not None else len(self.problem.frame)
+
     def frame(self, split: str) -> pd.DataFrame:
-        """Raw rows of a split (for series: the rows of its period)."""
+        """Raw rows of a split (for series: the rows of its period; for a streamed table: its rows in the sample)."""
+        if self.stream is not None:
+            return self.stream.rows(split)
         positions = self.rows[split] if self.forecasting else self.splits[split]
         return self.problem.frame.iloc[positions]
 
@@ -178,7 +199,24 @@ class PreparedData:
         if self.forecasting:
             x = self.x[split][FEATURES]
             return x.reshape(len(x), -1)
+        if self.stream is not None:  # every row of the split, read from disk a slice at a time by its user
+            return FlatRows(self.prep, self.x[split])
         return self.prep.transform_flat(self.frame(split))
+
+    def sample_xy(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(flat inputs, targets)`` the baselines fit on: the whole split, or for a streamed table the split's
+        rows in the uniform sample (scikit-learn's models need their rows in memory)."""
+        if self.stream is None:
+            return self.flat(split), self.y[split]
+        rows = self.frame(split)
+        return self.prep.transform_flat(rows), self.prep.transform_target(rows[self.config.problem.target])
+
+    def importance_rows(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Raw test rows and their targets for permutation importance (a streamed table: its sampled test rows)."""
+        if self.stream is None:
+            return self.frame("test"), self.y["test"]
+        rows = self.frame("test")
+        return rows, self.prep.transform_target(rows[self.config.problem.target])
 
     def naive_outputs(self, split: str) -> dict[str, np.ndarray]:
         """Series only: persistence and seasonal persistence forecasts, in the model's output format."""
@@ -230,9 +268,9 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
             "--target is only for data files; a config names its target in problem.target.",
             fix="drop --target, or edit problem.target in the config.",
         )
-    if path.is_dir() or path.suffix.lower() == ".npy":
+    if (path.is_dir() and is_image_source(path)) or path.suffix.lower() == ".npy":
         return Config(problem=ProblemConfig(target=target or "label"), data=DataConfig(path=str(path.resolve())))
-    if target or is_table_path(path):
+    if target or is_table_path(path) or parquet_folder_files(path):
         if not target:
             raise ConfigError(
                 f"'{path}' is a data file, so the target column is needed.",
@@ -244,7 +282,14 @@ def resolve_config(config: str | Path | Config | dict, target: str | None = None
 
 
 def prepare(config: Config) -> PreparedData:
-    """Read, resolve, split and preprocess (fitted on the training split only)."""
+    """Read, resolve, split and preprocess (fitted on the training split only).
+
+    A table too big for memory (or any table with ``data.in_memory: false``) is streamed: see
+    :mod:`deepwise.prepare.stream`.
+    """
+    source = _streamed_source(config)
+    if source is not None:
+        return _prepare_streamed(config, source)
     problem = formulate(config)
     if problem.forecasting:
         return _prepare_series(problem)
@@ -272,6 +317,32 @@ def prepare(config: Config) -> PreparedData:
     x = {name: prep.transform(df.iloc[idx]) for name, idx in splits.items()}
     y = {name: prep.transform_target(target.iloc[idx]) for name, idx in splits.items()}
     return PreparedData(problem, task, prep, splits, x, y, fingerprint(cfg.data.path))
+
+
+def _streamed_source(config: Config) -> TableSource | None:
+    """The table to stream, or None to load it whole: ``data.in_memory`` decides (null: stream when the whole
+    table would take more than about 768 MB or a quarter of the free memory: see deepwise.data.stream)."""
+    cfg = config
+    if cfg.data.in_memory is True or cfg.problem.task == "forecasting" or cfg.data.image_column is not None:
+        return None
+    path = Path(cfg.data.path)
+    if not is_streamable(path):
+        return None
+    source = TableSource.open(path, cfg.data.na_values)
+    if cfg.data.in_memory is False or source.too_big_for_memory():
+        return source
+    return None
+
+
+def _prepare_streamed(config: Config, source: TableSource) -> PreparedData:
+    from deepwise.formulate import check_activation, resolve
+
+    cfg = config.model_copy(deep=True)
+    check_activation(cfg)
+    problem, prep, streamed = stream_table(cfg, source, resolve)
+    task = TASKS[problem.config.problem.task]
+    splits = {name: range(len(streamed.y[name])) for name in streamed.y}
+    return PreparedData(problem, task, prep, splits, streamed.x, streamed.y, fingerprint(source.path), stream=streamed)
 
 
 def _merged(splits: dict[str, np.ndarray], cfg: Config) -> dict[str, np.ndarray]:
@@ -655,7 +726,8 @@ def train(
         "data": {
             "path": cfg.data.path,
             "fingerprint": f"sha256:{data.fingerprint}",
-            "rows": int(len(data.problem.frame)),
+            "rows": int(data.n_rows),
+            **({"streamed": True} if data.stream is not None else {}),
             "split": {k: int(len(v)) for k, v in data.splits.items()},
         },
         **environment(),
@@ -897,8 +969,7 @@ def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer,
         elif data.images is None:
             metrics["feature_importance"] = permutation_importance(
                 lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
-                data.frame("test"),
-                data.y["test"],
+                *data.importance_rows(),
                 data.prep.columns,
                 data.task.name,
                 seed=cfg.seed,
@@ -940,21 +1011,22 @@ def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer,
     write_json(path / MANIFEST, manifest)
     if out:
         print_summary(out, metrics, len(data.splits["test"]))
-    if tcfg.report:
-        _write_report(path, out)
-    if out:
-        out.print(f"Run saved to [bold]{path}[/]")
     from deepwise.predict import Run
 
-    return Run(path)
+    run = Run(path)
+    if tcfg.report:
+        _write_report(path, out, prepared=(run, data))
+    if out:
+        out.print(f"Run saved to [bold]{path}[/]")
+    return run
 
 
-def _write_report(path: Path, out) -> None:
+def _write_report(path: Path, out, prepared: tuple[Any, PreparedData] | None = None) -> None:
     """The HTML report and model card; a failure here never costs the (complete) run."""
     from deepwise.report import report
 
     try:
-        written = report(path)
+        written = report(path, prepared=prepared)
         if out:
             out.print(f"Report: [bold]{written}[/] (and MODEL_CARD.md)")
     except Exception as err:  # the run is complete and saved; the report can be rebuilt with `deepwise report`
@@ -1039,8 +1111,7 @@ def _compare_with_baselines(data: PreparedData, test_output: np.ndarray, history
     with threadpool_limits(1):
         fitted = fit_baselines(
             task,
-            data.flat("train"),
-            data.y["train"],
+            *data.sample_xy("train"),
             data.flat("test"),
             data.n_classes,
             data.config.seed,

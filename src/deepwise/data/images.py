@@ -115,6 +115,8 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 def is_image_source(path: str | Path, image_column: str | None = None) -> bool:
     path = Path(path)
+    if image_column is None and path.is_dir() and any(p.suffix.lower() in (".parquet", ".pq") for p in path.iterdir()):
+        return False  # a folder of Parquet files is a table
     return image_column is not None or path.is_dir() or path.suffix.lower() == ".npy"
 
 

@@ -39,6 +39,8 @@ def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataF
             expected="a path to a CSV, TSV or Parquet file",
             fix="check the path (relative paths in a config are relative to the config's folder).",
         )
+    if path.is_dir() and any(p.suffix.lower() in (".parquet", ".pq") for p in path.iterdir()):
+        return _read_parquet(path)  # a folder of Parquet files: one table
     if path.is_dir():
         raise DataError(
             f"'{path}' is a folder, not a table.",
@@ -257,9 +259,15 @@ def _read_delimited(path: Path, sep: str | None, na_values: list[str]) -> pd.Dat
 
 
 def fingerprint(path: str | Path) -> str:
-    """sha256 of the file's bytes: identifies the exact data a run was trained on."""
+    """sha256 of the file's bytes (a folder of Parquet files: of each file's name and bytes, in name order):
+    identifies the exact data a run was trained on."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    path = Path(path)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq")) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()

@@ -145,6 +145,28 @@ class TabularPreprocessor:
         self.feature_names_ = self._feature_names()
         return self
 
+    def with_statistics(
+        self,
+        numeric_stats: dict[str, dict[str, float]],
+        vocabularies: dict[str, list[str]],
+        classes: list[Any] | None,
+        target_stats: dict[str, float] | None,
+    ) -> TabularPreprocessor:
+        """Fitted state learned elsewhere (e.g. chunk by chunk from a table on disk): the same result as
+        :meth:`fit` on rows with these statistics. Returns ``self``."""
+        self.numeric_stats_ = numeric_stats
+        self.vocabularies_ = vocabularies
+        self.encodings_ = {
+            name: self.encoding
+            if self.encoding != "auto"
+            else ("one_hot" if len(v) <= self.max_one_hot else "embedding")
+            for name, v in vocabularies.items()
+        }
+        self.classes_ = classes
+        self.target_stats_ = target_stats
+        self.feature_names_ = self._feature_names()
+        return self
+
     def _fit_target(self, y: pd.Series) -> None:
         y = y.dropna()
         if self.task == "regression":
@@ -268,7 +290,9 @@ class TabularPreprocessor:
             values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=np.float32)
             return values
         lookup = {str(c): i for i, c in enumerate(self.classes_)}
-        normalized = y.map(lambda v: str(_json_value(v)))
+        codes, uniques = pd.factorize(y)  # each distinct value formatted once; missing -> code -1 -> "nan"
+        keys = np.array([str(_json_value(v)) for v in uniques] + ["nan"], dtype=object)
+        normalized = pd.Series(keys[codes], index=y.index)
         unknown = ~normalized.isin(list(lookup))
         if unknown.any():
             seen = sorted(set(normalized[unknown]))[:5]

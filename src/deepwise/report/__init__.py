@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from deepwise.errors import RunError
 from deepwise.report.context import ReportContext
@@ -92,14 +93,19 @@ def render_html(ctx: ReportContext) -> str:
     )
 
 
-def report(run_path: str | Path, output: str | Path | None = None) -> Path:
+def report(run_path: str | Path, output: str | Path | None = None, *, prepared: tuple[Any, Any] | None = None) -> Path:
     """Write the run's HTML report (default ``RUN/report.html``) and ``MODEL_CARD.md`` next to it; return the path.
+
+    ``prepared``: ``(run, data)`` when the caller still holds the run's prepared data (training does), so that the
+    split is not rebuilt from the data file.
 
     Example:
         >>> deepwise.report("runs/penguins-20260101-120000", output="penguins.html")
         PosixPath('penguins.html')
     """
     ctx = ReportContext.load(run_path)
+    if prepared is not None:
+        ctx.__dict__["prepared"] = prepared  # the cached_property's value
     out = Path(output) if output is not None else ctx.path / REPORT_FILE
     if out.is_dir():
         out = out / REPORT_FILE

