@@ -109,8 +109,8 @@ def time_keras(config: dict) -> dict:
     return {"fit": wall, "fit_cpu": cpu, "model": model, "data": data}
 
 
-def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[float, float]:
-    """(deepwise seconds, keras seconds), each the median of 5 calls after one warm-up call."""
+def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[float, float, float]:
+    """(deepwise, deepwise without the OOD guard, keras) seconds, each the median of 5 calls after a warm-up."""
     data, model = keras_side["data"], keras_side["model"]
     if name == "mnist_cnn":
         test_x = data.x["test"]["features"]
@@ -123,8 +123,8 @@ def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[flo
         def ours():
             return run.predict(path)
 
-        def theirs():
-            return model.predict(test_x, verbose=0, batch_size=256)
+        def theirs():  # the same raw uint8 images, scaled as the model expects
+            return model.predict(np.load(path).astype(np.float32)[..., None] / 255.0, verbose=0, batch_size=256)
     else:
         history = data.problem.frame
         window = data.x["test"]["features"][-1:]
@@ -135,8 +135,18 @@ def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[flo
         def theirs():
             return model.predict(window, verbose=0)
 
+    def ours_without_guard():
+        guard = run.__dict__.get("guard")
+        run.__dict__["guard"] = None  # the cached property: this call skips the OOD guard
+        run.__dict__.pop("_embedding_model", None)
+        try:
+            return ours()
+        finally:
+            run.__dict__["guard"] = guard
+            run.__dict__.pop("_embedding_model", None)
+
     results = []
-    for fn in (ours, theirs):
+    for fn in (ours, ours_without_guard, theirs):
         fn()
         samples = []
         for _ in range(5):
@@ -144,7 +154,7 @@ def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[flo
             fn()
             samples.append(time.perf_counter() - start)
         results.append(statistics.median(samples))
-    return results[0], results[1]
+    return results[0], results[1], results[2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                         theirs.append(keras_side["fit"])
                         cpu_theirs.append(keras_side["fit_cpu"])
                 print(f"  {name} repeat {i + 1}: deepwise probe+fit {ours[-1]:.2f} s, keras fit {theirs[-1]:.2f} s")
-            predict_ours, predict_theirs = time_predict(name, run, keras_side, directory)
+            predict_ours, predict_no_guard, predict_theirs = time_predict(name, run, keras_side, directory)
             rows.append(
                 {
                     "data": name,
@@ -189,18 +199,24 @@ def main(argv: list[str] | None = None) -> int:
                     "deepwise_train_cpu": statistics.median(cpu_ours),
                     "keras_fit_cpu": statistics.median(cpu_theirs),
                     "deepwise_predict": predict_ours,
+                    "deepwise_predict_no_guard": predict_no_guard,
                     "keras_predict": predict_theirs,
                     "test": run.metrics["test"],
                 }
             )
     print()
-    print("| data | deepwise probe + fit | keras fit (cold) | ratio | deepwise predict | keras predict | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| data | deepwise probe + fit | keras fit (cold) | ratio | deepwise predict | without the guard "
+        "| keras predict | ratio | ratio without the guard |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['data']} | {r['deepwise_fit']:.2f} s | {r['keras_fit']:.2f} s | "
             f"**{r['deepwise_fit'] / r['keras_fit']:.2f}x** | {r['deepwise_predict'] * 1000:.1f} ms | "
-            f"{r['keras_predict'] * 1000:.1f} ms | {r['deepwise_predict'] / r['keras_predict']:.2f}x |"
+            f"{r['deepwise_predict_no_guard'] * 1000:.1f} ms | {r['keras_predict'] * 1000:.1f} ms | "
+            f"{r['deepwise_predict'] / r['keras_predict']:.2f}x | "
+            f"{r['deepwise_predict_no_guard'] / r['keras_predict']:.2f}x |"
         )
     for r in rows:
         print(

@@ -47,6 +47,7 @@ def _tables(train, test, target):
         x_test = np.load(test / "images.npy").reshape(-1, 28 * 28) / 255.0
         return x_train, np.load(train / "labels.npy"), x_test
     tr, te = pd.read_csv(train), pd.read_csv(test)
+    te = te.drop(columns=[target], errors="ignore")
     both = pd.get_dummies(pd.concat([tr.drop(columns=[target]), te], keys=["tr", "te"]), dtype=float)
     return both.loc["tr"].to_numpy(), tr[target].to_numpy(), both.loc["te"].to_numpy()
 
@@ -62,9 +63,12 @@ def run_autokeras(task, target, train, test, workdir):
     tr, te = pd.read_csv(train), pd.read_csv(test)
     cls = ak.StructuredDataClassifier if task == "classification" else ak.StructuredDataRegressor
     model = cls(max_trials=1, overwrite=True, directory=workdir, seed=0)
+    text = [c for c in tr.columns if c != target and not pd.api.types.is_numeric_dtype(tr[c])]
+    tr[text], te[text] = tr[text].fillna("NA"), te[text].fillna("NA")  # its encoder cannot sort NaN among strings
     x_train = tr.drop(columns=[target])
-    model.fit(x_train, tr[target].astype(str) if task == "classification" else tr[target], verbose=0)
-    return np.asarray(model.predict(te[x_train.columns], verbose=0)).reshape(-1)
+    y_train = tr[target].astype(str).to_numpy() if task == "classification" else tr[target].to_numpy()
+    model.fit(x_train.to_numpy(), y_train, verbose=0)  # AutoKeras 3 takes numpy arrays only
+    return np.asarray(model.predict(te[x_train.columns].to_numpy(), verbose=0)).reshape(-1)
 
 
 def run_ludwig(task, target, train, test, workdir):

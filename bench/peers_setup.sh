@@ -22,7 +22,7 @@ make_env() {  # name, import check, packages...
   echo "$name: ready ($env)"
 }
 
-make_env autokeras "import autokeras" "autokeras==3.0.0" "keras==3.12.4" "tensorflow-cpu" \
+make_env autokeras "import autokeras, tensorboard" "autokeras==3.0.0" "keras==3.12.4" "tensorflow-cpu" "tensorboard" \
   "scikit-learn" "pandas" "mlxtend"
 make_env ludwig "import ludwig" "ludwig" "scikit-learn" "pandas" "mlxtend"
 make_env sklearn "import sklearn, pandas, mlxtend" "scikit-learn" "pandas" "mlxtend"

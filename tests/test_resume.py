@@ -23,7 +23,8 @@ def _start(tmp_path: Path, csv: Path, run_dir: Path) -> subprocess.Popen:
     config = tmp_path / "deepwise.yaml"
     config.write_text(
         f"problem: {{target: target}}\ndata: {{path: {csv}}}\n"
-        f"training: {{epochs: {EPOCHS}, checkpoint_every_s: 0, early_stopping: {{enabled: false}}}}\n"
+        # batch 8: epochs long enough (several Keras calls of 16 steps each) that the signal lands mid-training
+        f"training: {{epochs: {EPOCHS}, batch_size: 8, checkpoint_every_s: 0, early_stopping: {{enabled: false}}}}\n"
     )
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(

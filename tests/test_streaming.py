@@ -221,3 +221,34 @@ def test_disk_batches_visit_every_row_once_per_epoch_in_a_new_order(tmp_path, mo
     assert np.mean(np.abs(np.diff(orders[0])) > 16) > 0.5  # rows from all over the file, not runs of neighbours
     plain = prep_stream.disk_batches_class()(arrays, None, batch_size=100)
     assert np.array_equal(np.concatenate([plain[i] for i in range(len(plain))]), features)
+
+
+def test_streamed_embedding_columns_match_in_memory_preprocessing(tmp_path):
+    df = pd.read_csv(PENGUINS)
+    df["band"] = [f"b{i % 40}" for i in range(len(df))]  # 40 categories: an embedding input
+    path = tmp_path / "banded.parquet"
+    df.to_parquet(path)
+    cfg = streamed_config(path, "species")
+    cfg.data.categorical = ["island", "sex", "band"]
+    data = prepare(cfg)
+    try:
+        assert data.prep.encodings_["band"] == "embedding"
+        assert data.config.data.in_memory is False  # the decision is recorded in the run's config
+        codes = split_codes(np.arange(len(df)), cfg.seed, cfg.data.split.validation, data.config.data.split.test)
+        reference = TabularPreprocessor(
+            numeric=data.prep.numeric, categorical=data.prep.categorical, target="species", task="multiclass"
+        ).fit(df[codes == 0])
+        assert data.prep.to_dict() == reference.to_dict()
+        expected = reference.transform(df[codes == 2])
+        assert np.array_equal(np.asarray(data.x["test"]["cat__band"]), expected["cat__band"])
+        flat = data.flat("test")
+        assert np.allclose(flat[0 : len(flat)], reference.transform_flat(df[codes == 2]))
+    finally:
+        data.stream.close()
+
+
+def test_inspect_samples_a_table_too_big_for_memory(monkeypatch):
+    monkeypatch.setattr(stream_module, "STREAM_ABOVE_BYTES", 10_000)
+    findings = deepwise.inspect(PENGUINS, target="species")
+    assert findings[0].code == "sampled" and findings[0].evidence["rows"] == 344
+    assert any(f.code != "sampled" for f in findings)

@@ -146,19 +146,22 @@ class Run:
     def _image_outputs(self, images: ImageSet) -> tuple[np.ndarray, np.ndarray | None]:
         """Model outputs and penultimate-layer embeddings, decoded batch by batch."""
         prep = self.preprocessor
-        embed = self._embedding_model
+        both = self._embedding_model
         outputs, embeddings = [], []
         for start in range(0, len(images), 256):
             batch = prep.load(images, np.arange(start, min(start + 256, len(images))))
-            outputs.append(np.asarray(self.model.predict_on_batch(batch)))
-            if embed is not None:
-                embeddings.append(np.asarray(embed.predict_on_batch(batch)))
-        return np.concatenate(outputs), (np.concatenate(embeddings) if embed is not None else None)
+            if both is None:
+                outputs.append(np.asarray(self.model.predict_on_batch(batch)))
+            else:  # one forward pass gives the output and the embedding the guard measures
+                output, embedding = both.predict_on_batch(batch)
+                outputs.append(np.asarray(output))
+                embeddings.append(np.asarray(embedding))
+        return np.concatenate(outputs), (np.concatenate(embeddings) if both is not None else None)
 
     @cached_property
     def _embedding_model(self):
-        """The penultimate-layer model the guard measures, built once (a new one would be compiled again)."""
-        return embedding_model(self.model) if self.guard is not None else None
+        """``[output, penultimate layer]`` in one model, built once (a new one would be compiled again)."""
+        return embedding_model(self.model, with_output=True) if self.guard is not None else None
 
     def predict_images(self, data: Any) -> pd.DataFrame:
         images = self._open_images(data, labelled=False)
@@ -264,7 +267,8 @@ class Run:
                 expected=f"at least the last {prep.window} rows of the series",
                 fix="pass more of the series' recent rows.",
             )
-        window = prep.windows(prep.row_features(rows, time))[-1:]
+        recent = slice(len(rows) - prep.window, None)  # features are per row: only the last window's rows matter
+        window = prep.windows(prep.row_features(rows.iloc[recent], time.iloc[recent]))[-1:]
         result = self._format(np.asarray(self.model.predict_on_batch(window)), index=[0])
         step = time.diff().median() if len(time) > 1 else None
         last = time.iloc[-1]
@@ -316,11 +320,12 @@ class Run:
             >>> report = run.predict_to_csv("big.csv", "predictions.csv")
             >>> report.n_flagged
         """
-        from deepwise.data.stream import TableSource, is_streamable
+        from deepwise.data.stream import TableSource, is_streamable, may_be_too_big
         from deepwise.runs import atomic_write_text
 
         output = Path(output)
-        if self.images or self.forecasting or not is_streamable(data):
+        small = chunked is None and is_streamable(data) and not may_be_too_big(data)
+        if self.images or self.forecasting or not is_streamable(data) or small:
             result = self.predict(data)
             atomic_write_text(output, result.to_csv(index=False))
             return _guard_report(result, [result.attrs.get("guard")])

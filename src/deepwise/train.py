@@ -24,7 +24,7 @@ from deepwise.config import Config, DataConfig, ProblemConfig, config_from_dict,
 from deepwise.data.images import ImageSet, fingerprint_source, is_image_source
 from deepwise.data.inspect import inspect, inspect_images
 from deepwise.data.series import season_length
-from deepwise.data.stream import TableSource, is_streamable, parquet_folder_files
+from deepwise.data.stream import TableSource, is_streamable, may_be_too_big, parquet_folder_files
 from deepwise.data.tables import fingerprint, is_table_path
 from deepwise.errors import ConfigError, DataError, RunError
 from deepwise.evaluate import fit_baselines, grouped_permutation_importance, permutation_importance, score, verdict
@@ -296,6 +296,7 @@ def prepare(config: Config) -> PreparedData:
     if problem.images is not None:
         return _prepare_images(problem)
     cfg = problem.config
+    cfg.data.in_memory = True  # resolved: a resume or re-evaluation rebuilds this split, not a streamed one
     task = TASKS[cfg.problem.task]
     df = problem.frame
     target = df[cfg.problem.target]
@@ -326,7 +327,7 @@ def _streamed_source(config: Config) -> TableSource | None:
     if cfg.data.in_memory is True or cfg.problem.task == "forecasting" or cfg.data.image_column is not None:
         return None
     path = Path(cfg.data.path)
-    if not is_streamable(path):
+    if not is_streamable(path) or (cfg.data.in_memory is None and not may_be_too_big(path)):
         return None
     source = TableSource.open(path, cfg.data.na_values)
     if cfg.data.in_memory is False or source.too_big_for_memory():
@@ -340,6 +341,7 @@ def _prepare_streamed(config: Config, source: TableSource) -> PreparedData:
     cfg = config.model_copy(deep=True)
     check_activation(cfg)
     problem, prep, streamed = stream_table(cfg, source, resolve)
+    problem.config.data.in_memory = False  # resolved: a resume or re-evaluation streams (and splits) the same way
     task = TASKS[problem.config.problem.task]
     splits = {name: range(len(streamed.y[name])) for name in streamed.y}
     return PreparedData(problem, task, prep, splits, streamed.x, streamed.y, fingerprint(source.path), stream=streamed)

@@ -181,6 +181,24 @@ def inspect(
 
         if is_image_source(data):
             return inspect_images(open_images(data, on_bad_files="skip"), target or "label", seed)
+        from deepwise.data.stream import TableSource, is_streamable, may_be_too_big
+
+        if time_column is None and is_streamable(data) and may_be_too_big(data):
+            source = TableSource.open(data)
+            if source.too_big_for_memory():  # a uniform sample of rows, never the whole table in memory
+                from deepwise.prepare.stream import SAMPLE_ROWS, sample_rows
+
+                sample, _, n_rows = sample_rows(source, seed)
+                found = inspect(sample, target, task=task, hidden_units=hidden_units, seed=seed)
+                note = Finding(
+                    "sampled",
+                    "info",
+                    f"The table has {n_rows:,} rows, too many to load at once: these checks ran on a uniform sample "
+                    f"of {len(sample):,} rows (row counts below are the sample's).",
+                    f"`deepwise train` streams the whole table (up to {SAMPLE_ROWS:,} sampled rows feed its checks).",
+                    evidence={"rows": n_rows, "sampled_rows": len(sample)},
+                )
+                return Findings([note, *found])
     df = read_table(data) if isinstance(data, (str, Path)) else data
     if not isinstance(df, pd.DataFrame):
         raise DataError(

@@ -63,6 +63,21 @@ def available_memory() -> int:
     return 4 << 30
 
 
+def stream_threshold() -> int:
+    """Bytes of estimated in-memory size above which a table is streamed."""
+    return min(STREAM_ABOVE_BYTES, available_memory() // 4)
+
+
+def may_be_too_big(path: str | Path) -> bool:
+    """A cheap first look: False when a CSV file is so small that it cannot be too big for memory (a cell takes at
+    least 2 bytes in a CSV file and :data:`BYTES_PER_CELL_IN_MEMORY` in memory), so small tables are never opened
+    twice. Parquet files and folders: True (their row counts are read from the metadata)."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() not in PARQUET_SUFFIXES:
+        return path.stat().st_size * BYTES_PER_CELL_IN_MEMORY / 2 > stream_threshold()
+    return True
+
+
 def row_hash(rows: np.ndarray, seed: int) -> np.ndarray:
     """A uniform number in [0, 1) per row position, the same for the same (row, seed) on every machine
     (splitmix64 of the position mixed with the seed)."""
@@ -134,6 +149,11 @@ class TableSource:
         with open(path, "rb") as fh:
             head = fh.read(1 << 20)
         encoding = _encoding(path, head)
+        try:
+            head.decode(encoding)
+        except UnicodeDecodeError as err:
+            if err.start < len(head) - 4:  # not just a character cut at the end of the sample (as read_table does)
+                encoding = "latin-1"
         text = head.decode(encoding, errors="replace")
         delimiter, decimal = sniff_format(text, TABLE_SUFFIXES.get(path.suffix.lower()))
         if delimiter == r"\s+":
@@ -168,7 +188,7 @@ class TableSource:
         return self.estimated_rows * max(len(self.columns), 1) * BYTES_PER_CELL_IN_MEMORY
 
     def too_big_for_memory(self) -> bool:
-        return self.estimated_memory() > min(STREAM_ABOVE_BYTES, available_memory() // 4)
+        return self.estimated_memory() > stream_threshold()
 
     def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """Frames of about :data:`CHUNK_ROWS` rows, in file order, with ``columns`` (default: all)."""

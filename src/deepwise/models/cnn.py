@@ -208,10 +208,15 @@ def describe_image_model(model, config: ModelConfig) -> str:
     return f"{body}. Parameters: {total:,} in total, {trainable:,} trainable."
 
 
-def embedding_model(model):
-    """The network up to its penultimate layer (the input of the output layer): what the OOD guard measures."""
+def embedding_model(model, with_output: bool = False):
+    """The network up to its penultimate layer (the input of the output layer): what the OOD guard measures.
+
+    ``with_output=True``: a model with two outputs, ``[network output, embedding]``, computed in one forward pass.
+    """
     keras = keras_module()
-    return keras.Model(_single_input(model), model.get_layer("output").input, name="embedding")
+    embedding = model.get_layer("output").input
+    outputs = [model.outputs[0], embedding] if with_output else embedding
+    return keras.Model(_single_input(model), outputs, name="embedding")
 
 
 def _single_input(model):
