@@ -252,3 +252,33 @@ def test_inspect_samples_a_table_too_big_for_memory(monkeypatch):
     findings = deepwise.inspect(PENGUINS, target="species")
     assert findings[0].code == "sampled" and findings[0].evidence["rows"] == 344
     assert any(f.code != "sampled" for f in findings)
+
+
+def test_a_streamed_run_killed_mid_training_resumes_on_the_same_split(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "deepwise.yaml"
+    config.write_text(
+        f"problem: {{target: species}}\ndata: {{path: '{PENGUINS}', in_memory: false}}\n"
+        "training: {epochs: 6, checkpoint_every_s: 0, early_stopping: {enabled: false}, report: false}\n"
+    )
+    run_dir = tmp_path / "run"
+
+    def cli(*args, failpoint=None):
+        env = {k: v for k, v in __import__("os").environ.items() if k != "DEEPWISE_FAILPOINT"}
+        if failpoint:
+            env["DEEPWISE_FAILPOINT"] = failpoint
+        cmd = [sys.executable, "-m", "deepwise.cli", *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+    killed = cli("train", config, "--run-dir", run_dir, failpoint="state.npz:3")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    split = json.loads((run_dir / "manifest.json").read_text())["data"]["split"]
+    resumed = cli("train", "--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    run = deepwise.load_run(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["data"]["streamed"] is True and manifest["data"]["split"] == split
+    assert [row["epoch"] for row in run.history.to_dict("records")] == list(range(1, 7))
+    assert run.config.data.in_memory is False
