@@ -6,9 +6,9 @@
 2. **Statistics**: a pass over the training rows fits the preprocessing exactly as :meth:`TabularPreprocessor.fit`
    would on them all (means and spreads merged chunk by chunk, every category counted), except the medians used to
    fill missing numbers, which come from the sample's training rows.
-3. **Arrays**: a pass transforms every row into the float32 matrices the network reads, written to ``.npy`` files in
-   a temporary folder and opened memory-mapped: Keras draws shuffled batches from them and the operating system keeps
-   in memory only the pages in use.
+3. **Arrays**: a pass transforms every row into the float32 matrices the network reads, appended to ``.npy`` files
+   in a temporary folder (``TMPDIR``); training reads shuffled batches from them with plain file reads
+   (:class:`DiskArray`, :func:`disk_batches_class`), so the process holds a few MB of them at a time.
 
 The split is decided per row by :func:`deepwise.data.stream.row_hash` of its position and the seed: reproducible,
 with no shuffle of the whole table, but not stratified (with millions of rows each split gets its share of every
@@ -52,7 +52,7 @@ class StreamedTable:
     n_rows: int
     sample: pd.DataFrame  # raw rows (every column), target present
     sample_split: np.ndarray  # "train" | "validation" | "test" per sample row
-    x: dict[str, dict[str, np.ndarray]]  # memory-mapped float32 / int32 arrays per split
+    x: dict[str, dict[str, DiskArray]]  # float32 / int32 arrays on disk, per split
     y: dict[str, np.ndarray]
     folder: Path  # the temporary folder of the arrays
     notes: list[str] = field(default_factory=list)
@@ -288,7 +288,8 @@ def stream_table(config: Config, source: TableSource, resolve: Any) -> tuple[Any
             )
     notes = [
         f"Streamed from disk: {n_rows:,} rows read in chunks (the table would take about "
-        f"{source.estimated_memory() / 1e9:.1f} GB in memory); arrays memory-mapped from {folder}.",
+        f"{source.estimated_memory() / 1e9:.1f} GB in memory); the model's inputs are read from {folder} (removed "
+        "afterwards).",
         f"Split by a hash of each row's position (seed {cfg.seed}), not stratified; the data checks, the baselines' "
         f"training rows, the OOD guard and feature importance use a uniform sample of {len(sample):,} rows.",
     ]
