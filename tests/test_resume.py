@@ -34,6 +34,9 @@ def _start(tmp_path: Path, csv: Path, run_dir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
+        # a test suite started in the background (`cmd &` in a script) inherits SIGINT *ignored*, and so would the
+        # child: give it the default, as a terminal's Ctrl-C finds it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
