@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepwise.data.tables import parquet_folder_files
 from deepwise.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -115,7 +116,7 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 
 def is_image_source(path: str | Path, image_column: str | None = None) -> bool:
     path = Path(path)
-    if image_column is None and path.is_dir() and any(p.suffix.lower() in (".parquet", ".pq") for p in path.iterdir()):
+    if image_column is None and parquet_folder_files(path):
         return False  # a folder of Parquet files is a table
     return image_column is not None or path.is_dir() or path.suffix.lower() == ".npy"
 

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepwise.data.tables import TABLE_SUFFIXES, _encoding, _short, expand_path, sniff_format
+from deepwise.data.tables import (
+    TABLE_SUFFIXES,
+    _short,
+    expand_path,
+    parquet_folder_files,
+    sniff_format,
+    text_encoding,
+)
 from deepwise.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -37,14 +44,6 @@ BYTES_PER_CELL_IN_MEMORY = 64
 #: a table whose in-memory estimate exceeds this (or a quarter of the free memory) is streamed
 STREAM_ABOVE_BYTES = 768 << 20
 _CSV_NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-NaN", "-nan", "<NA>"]
-
-
-def parquet_folder_files(path: str | Path) -> list[Path]:
-    """The Parquet files directly inside a folder, sorted by name ([] for a file or a folder without any)."""
-    path = Path(path)
-    if not path.is_dir():
-        return []
-    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES)
 
 
 def is_streamable(path: str | Path) -> bool:
@@ -148,12 +147,7 @@ class TableSource:
     def _open_csv(cls, path: Path, na_values: list[str]) -> TableSource:
         with open(path, "rb") as fh:
             head = fh.read(1 << 20)
-        encoding = _encoding(path, head)
-        try:
-            head.decode(encoding)
-        except UnicodeDecodeError as err:
-            if err.start < len(head) - 4:  # not just a character cut at the end of the sample (as read_table does)
-                encoding = "latin-1"
+        encoding = text_encoding(path, head)
         text = head.decode(encoding, errors="replace")
         delimiter, decimal = sniff_format(text, TABLE_SUFFIXES.get(path.suffix.lower()))
         if delimiter == r"\s+":

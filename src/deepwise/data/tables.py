@@ -39,7 +39,7 @@ def read_table(path: str | Path, na_values: list[str] | None = None) -> pd.DataF
             expected="a path to a CSV, TSV or Parquet file",
             fix="check the path (relative paths in a config are relative to the config's folder).",
         )
-    if path.is_dir() and any(p.suffix.lower() in (".parquet", ".pq") for p in path.iterdir()):
+    if parquet_folder_files(path):
         return _read_parquet(path)  # a folder of Parquet files: one table
     if path.is_dir():
         raise DataError(
@@ -227,15 +227,31 @@ def sniff_format(text: str, default: str | None) -> tuple[str, str]:
     return sep, decimal
 
 
-def _read_delimited(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
+def text_encoding(path: Path, head: bytes) -> str:
+    """The encoding of a text table from its first bytes: UTF-8/UTF-16 by byte-order mark, else UTF-8 unless the
+    sample does not decode, then Latin-1."""
     encoding = _encoding(path, head)
     try:
         head.decode(encoding)
     except UnicodeDecodeError as err:
         if err.start < len(head) - 4:  # not just a character cut at the end of the sample
             encoding = "latin-1"  # decodes any bytes; how most lab software writes non-UTF-8 text
+    return encoding
+
+
+def parquet_folder_files(path: str | Path) -> list[Path]:
+    """The Parquet files directly inside a folder, sorted by name ([] for a file or a folder without any): such a
+    folder is one table."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".parquet", ".pq"))
+
+
+def _read_delimited(path: Path, sep: str | None, na_values: list[str]) -> pd.DataFrame:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    encoding = text_encoding(path, head)
     sep, decimal = sniff_format(head.decode(encoding, errors="replace"), sep)
     kwargs: dict = dict(sep=sep, decimal=decimal, skipinitialspace=True)
     try:
@@ -263,7 +279,7 @@ def fingerprint(path: str | Path) -> str:
     identifies the exact data a run was trained on."""
     digest = hashlib.sha256()
     path = Path(path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq")) if path.is_dir() else [path]
+    files = parquet_folder_files(path) if path.is_dir() else [path]
     for file in files:
         if path.is_dir():
             digest.update(file.name.encode() + b"\0")

@@ -66,8 +66,9 @@ class StreamedTable:
         self.x = {}
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def __del__(self) -> None:
-        shutil.rmtree(getattr(self, "folder", ""), ignore_errors=True) if getattr(self, "folder", None) else None
+    def __del__(self) -> None:  # the arrays live as long as the prepared data that reads them
+        if getattr(self, "folder", None) is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def split_codes(rows: np.ndarray, seed: int, validation: float, test: float) -> np.ndarray:
@@ -504,7 +505,9 @@ def _fill(source, prep, columns, codes_of, usable, known, cfg, validation, specs
         if known is not None:
             keep = keep & class_keys(chunk[prep.target]).isin(known).to_numpy()
         codes = codes_of(offset, len(chunk))
-        raw = split_codes(np.arange(offset, offset + len(chunk)), cfg.seed, validation, cfg.data.split.test)
+        raw = codes  # the validation rows' own codes (codes_of moves them to training for a final refit)
+        if cfg.data.split.train_on_validation:
+            raw = split_codes(np.arange(offset, offset + len(chunk)), cfg.seed, validation, cfg.data.split.test)
         offset += len(chunk)
         rows = chunk[keep]
         if not len(rows):
