@@ -66,6 +66,11 @@ class ImageSet:
 
     def load(self, index: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
         """Decode (or take from the array) and resize the images at ``index``: uint8 [n, h, w, channels]."""
+        if self.array is not None and self.array.dtype == np.uint8:
+            ready = [(*size, channels)] + ([tuple(size)] if channels == 1 else [])
+            if self.array.shape[1:] in ready:
+                # already uint8 pixels of the model's size: one slice, no per-image work
+                return np.asarray(self.array[np.asarray(index)]).reshape(len(index), size[0], size[1], channels)
         out = np.empty((len(index), size[0], size[1], channels), dtype=np.uint8)
         for k, i in enumerate(index):
             out[k] = self._one(int(i), size, channels)
@@ -95,7 +100,8 @@ class ImageSet:
             pixels = _to_uint8(self.array[i])
             if pixels.ndim == 3 and pixels.shape[-1] not in (1, 3, 4):
                 pixels = pixels[..., 0]
-            if pixels.shape[:2] != size or (pixels.ndim == 3 and pixels.shape[-1] != channels):
+            have_channels = 1 if pixels.ndim == 2 else pixels.shape[-1]
+            if pixels.shape[:2] != tuple(size) or have_channels != channels:
                 mode_in = "L" if pixels.ndim == 2 or pixels.shape[-1] == 1 else "RGB"
                 img = Image.fromarray(pixels.squeeze() if mode_in == "L" else pixels[..., :3], mode_in)
                 img = img.convert("L" if channels == 1 else "RGB")
