@@ -174,6 +174,45 @@ def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, di
         assert np.isfinite(run.metrics["test"]["log_loss"])
 
 
+@pytest.mark.parametrize("pooling", ["max", "flatten"])
+def test_cnn_pooling_choices(tmp_path, digits_folder, pooling):
+    cfg = {"problem": {"target": "label"}, "data": {"path": str(digits_folder)}, "model": {"pooling": pooling}}
+    run = deepwise.train({**cfg, "training": {"epochs": 30, "report": False}}, runs_dir=tmp_path, verbose=False)
+    layer = run.model.get_layer("embedding")
+    assert type(layer).__name__ == {"max": "GlobalMaxPooling2D", "flatten": "Flatten"}[pooling]
+    assert run.metrics["test"]["accuracy"] >= 0.9
+    assert run.predict(sorted(str(p) for p in (digits_folder / "3").glob("*.png"))[:5])["ood"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "channels"),
+    [
+        ((6, 28, 28), (28, 28), 1),
+        ((6, 28, 28, 1), (28, 28), 1),
+        ((6, 28, 28, 3), (28, 28), 3),
+        ((6, 28, 28, 3), (28, 28), 1),  # colour arrays for a grayscale model
+        ((6, 28, 28), (28, 28), 3),  # grayscale arrays for a 3-channel (pretrained) model: copied into 3 channels
+        ((6, 28, 28), (14, 14), 1),  # resized
+    ],
+)
+def test_image_arrays_load_as_the_model_expects(shape, size, channels):
+    from deepwise.data.images import ImageSet
+
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    images = ImageSet(paths=None, array=pixels, labels=None)
+    index = np.array([3, 1, 5, 5, 0])
+    batch = images.load(index, size, channels)
+    assert batch.shape == (5, *size, channels) and batch.dtype == np.uint8
+    one_by_one = np.stack([images._one(int(i), size, channels) for i in index])
+    np.testing.assert_array_equal(batch, one_by_one)  # the one-slice path for ready arrays = the per-image path
+    if shape[1:3] == size:
+        gray = pixels[index] if len(shape) == 3 else None
+        if gray is not None and channels == 3:
+            np.testing.assert_array_equal(batch, np.repeat(gray[..., None], 3, axis=-1))
+        elif shape[-1] == channels or (len(shape) == 3 and channels == 1):
+            np.testing.assert_array_equal(batch.reshape(pixels[index].shape), pixels[index])
+
+
 def test_augmentation_only_on_training_batches(tmp_path, digits_folder):
     cfg = {
         "problem": {"target": "label"},

@@ -23,6 +23,7 @@ from deepwise.models.mlp import dense_head
 from deepwise.tasks import TaskSpec
 
 EMBEDDING_LAYER = "embedding"
+_POOLING_TEXT = {"average": "global average pooling", "max": "global max pooling", "flatten": "flattening"}
 BN_MOMENTUM = 0.9  # of the moving statistics
 
 
@@ -61,7 +62,7 @@ def build_cnn(
     augmentation: AugmentationConfig | None = None,
     seed: int = 0,
 ):
-    """Conv blocks (a 3x3 convolution, batch norm if asked, max-pooling), global average pooling, dense head."""
+    """Conv blocks (a 3x3 convolution, batch norm if asked, max-pooling), global pooling or flatten, dense head."""
     keras = keras_module()
     layers = keras.layers
     inputs, x = augmented_input(input_specs["features"]["shape"], augmentation, seed)
@@ -73,7 +74,8 @@ def build_cnn(
         x = layers.Activation(config.activation, name=f"conv{b}_act")(x)
         if min(x.shape[1], x.shape[2]) > 4:  # keep small images (digits are 8x8) at least 4x4 for the next filters
             x = layers.MaxPooling2D(2, name=f"pool{b}")(x)
-    x = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
+    pooling = {"average": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D, "flatten": layers.Flatten}
+    x = pooling[config.pooling](name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
     return keras.Model(inputs, out, name="deepwise_cnn")
 
@@ -194,9 +196,9 @@ def describe_image_model(model, config: ModelConfig) -> str:
     if config.type == "cnn":
         body = (
             f"A CNN from scratch: {len(config.conv_filters)} block(s) of a 3x3 convolution "
-            f"({', '.join(map(str, config.conv_filters))} filters) and max-pooling, then global average pooling "
-            "and dense layers. A convolution slides small learned filters over the image, so the same pattern "
-            "(an edge, a stroke) is recognised anywhere"
+            f"({', '.join(map(str, config.conv_filters))} filters) and max-pooling, then "
+            f"{_POOLING_TEXT[config.pooling]} and dense layers. A convolution slides small learned filters over "
+            "the image, so the same pattern (an edge, a stroke) is recognised anywhere"
         )
     elif config.from_run:
         body = f"Transfer learning from the earlier run '{config.from_run}': its layers are frozen, a new head learns"
