@@ -239,6 +239,14 @@ def _callback_classes():
                 self.run_id = self._resumed_run_id() or self._start_run()
             self.client.update_run(self.run_id, status="RUNNING")
 
+        def _resolved_config(self) -> dict:
+            """The run's config.yaml when train() has written it (every automatic choice filled in)."""
+            from deepwise.config import load_config
+            from deepwise.runs import CONFIG
+
+            path = self.run_dir / CONFIG
+            return _config_dict(load_config(path)) if path.is_file() else self.config
+
         def _resumed_run_id(self) -> str | None:
             record_path = self.run_dir / MLFLOW_RUN_FILE
             if record_path.is_file():
@@ -258,7 +266,7 @@ def _callback_classes():
                 experiment_id, run_name=self.run_dir.name, tags={"deepwise.run_dir": str(self.run_dir.resolve())}
             )
             run_id = run.info.run_id
-            params = [Param(k[:250], v[:6000]) for k, v in flatten(self.config).items()]
+            params = [Param(k[:250], v[:6000]) for k, v in flatten(self._resolved_config()).items()]
             self.client.log_batch(run_id, params=params, tags=[RunTag("deepwise.experiment", experiment)])
             record = {"tracking_uri": self.tracking_uri, "run_id": run_id, "experiment_id": experiment_id}
             (self.run_dir / MLFLOW_RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
