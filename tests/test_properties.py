@@ -31,6 +31,12 @@ def test_tabular_preprocessing_round_trips_through_json(drawn):
 
 
 @CI
+@given(P.preprocessing_frames())
+def test_numeric_columns_converted_together_equal_one_by_one(drawn):
+    P.check_numeric_block_matches_each_column(drawn)
+
+
+@CI
 @given(P.yaml_texts)
 def test_config_loader_refuses_bad_yaml_with_config_errors_only(text):
     P.check_config_text(text)

@@ -151,12 +151,12 @@ class OODGuard:
     def check(self, prep: TabularPreprocessor, df: pd.DataFrame, arrays: dict | None = None) -> GuardReport:
         score = self.score(prep, df, arrays)
         out_of_range: dict[str, int] = {}
-        for col in prep.numeric:
-            stats = prep.numeric_stats_[col]
-            values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            n = int(np.sum((values < stats["min"]) | (values > stats["max"])))
-            if n:
-                out_of_range[col] = n
+        if prep.numeric:
+            values = prep.numeric_values(df)
+            low = np.array([prep.numeric_stats_[col]["min"] for col in prep.numeric])
+            high = np.array([prep.numeric_stats_[col]["max"] for col in prep.numeric])
+            counts = ((values < low) | (values > high)).sum(axis=0)
+            out_of_range = {col: int(n) for col, n in zip(prep.numeric, counts, strict=True) if n}
         unseen: dict[str, dict[str, Any]] = {}
         ood = score > 1.0
         for col in prep.categorical:

@@ -268,13 +268,15 @@ class Run:
                 fix="pass more of the series' recent rows.",
             )
         recent = slice(len(rows) - prep.window, None)  # features are per row: only the last window's rows matter
-        window = prep.windows(prep.row_features(rows.iloc[recent], time.iloc[recent]))[-1:]
+        recent_rows = rows.iloc[recent]
+        arrays = prep.tabular.transform(recent_rows)  # once, for the model and for the guard
+        window = prep.windows(prep.row_features(recent_rows, time.iloc[recent], arrays))[-1:]
         result = self._format(np.asarray(self.model.predict_on_batch(window)), index=[0])
         step = time.diff().median() if len(time) > 1 else None
         last = time.iloc[-1]
         result.insert(0, "forecast_for", last + prep.horizon * step if step is not None else None)
         result.insert(1, "last_time", last)
-        report = self.check(rows.iloc[-prep.window :])
+        report = self.check(recent_rows, arrays)
         if report is not None:
             result["ood"] = bool(report.ood.any())
             result["ood_score"] = float(report.score.max())

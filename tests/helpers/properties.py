@@ -209,3 +209,32 @@ def check_config_dict(raw: dict) -> None:
     import yaml
 
     check_config_text(yaml.safe_dump(raw, allow_unicode=True))
+
+
+def check_numeric_block_matches_each_column(drawn: tuple[pd.DataFrame, list[str], list[str], str]) -> None:
+    """``numeric_values`` (numeric columns converted together) = ``pd.to_numeric`` column by column, and
+    ``transform``'s numeric features = the per-column standardization it replaced."""
+    df, numeric, categorical, encoding = drawn
+    prep = TabularPreprocessor(numeric, categorical, encoding=encoding, max_categories=8)
+    try:
+        prep.fit(df)
+    except DeepwiseError:
+        return
+    mixed = df.astype({numeric[0]: object}) if numeric else df  # one column through the text path
+    for frame in (df, mixed):
+        values = prep.numeric_values(frame)
+        for j, name in enumerate(numeric):
+            expected = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            np.testing.assert_array_equal(values[:, j], expected)
+    columns = []
+    for name in numeric:
+        stats = prep.numeric_stats_[name]
+        column = prep._numeric_column(df, name)
+        missing = np.isnan(column)
+        with np.errstate(over="ignore"):
+            columns.append((np.where(missing, stats["median"], column) - stats["mean"]) / stats["std"])
+        if stats["missing_indicator"]:
+            columns.append(missing.astype(np.float64))
+    if columns:
+        expected = np.clip(np.column_stack(columns), -1e6, 1e6).astype(np.float32)
+        np.testing.assert_array_equal(prep.transform(df)["features"][:, : expected.shape[1]], expected)

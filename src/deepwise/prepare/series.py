@@ -77,9 +77,9 @@ class SeriesPreprocessor:
         return {FEATURES: {"shape": (self.window, len(self.feature_names_)), "dtype": "float32"}}
 
     # ------------------------------------------------------------------------------------------- transforming
-    def row_features(self, rows: pd.DataFrame, time: pd.Series) -> np.ndarray:
-        """[n_rows, d] float32 features of each row."""
-        features = self.tabular.transform(rows)[FEATURES]
+    def row_features(self, rows: pd.DataFrame, time: pd.Series, arrays: dict | None = None) -> np.ndarray:
+        """[n_rows, d] float32 features of each row (``arrays``: ``self.tabular.transform(rows)`` if at hand)."""
+        features = (arrays if arrays is not None else self.tabular.transform(rows))[FEATURES]
         if self.use_calendar_:
             t = pd.DatetimeIndex(time)
             doy = 2 * np.pi * (t.day_of_year.to_numpy() - 1) / 365.25

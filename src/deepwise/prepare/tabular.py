@@ -220,6 +220,23 @@ class TabularPreprocessor:
         values[~np.isfinite(values)] = np.nan
         return values
 
+    def numeric_values(self, df: pd.DataFrame) -> np.ndarray:
+        """float64 [n, len(numeric)]: the numeric inputs as numbers (text that is not a number -> NaN; inf kept).
+
+        Columns already stored as numbers are converted together, in one call (per-column conversion cost about
+        0.1 ms a column, which made a 164-column forecast window take 15 ms); others go through ``pd.to_numeric``.
+        """
+        out = np.empty((len(df), len(self.numeric)), dtype=np.float64)
+        dtypes = df.dtypes.to_dict()
+        numbers = [j for j, name in enumerate(self.numeric) if pd.api.types.is_numeric_dtype(dtypes[name])]
+        if numbers:
+            block = df[[self.numeric[j] for j in numbers]]
+            out[:, numbers] = block.to_numpy(dtype=np.float64, na_value=np.nan)
+        for j in sorted(set(range(len(self.numeric))) - set(numbers)):
+            column = pd.to_numeric(df[self.numeric[j]], errors="coerce")
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
     def category_indices(self, df: pd.DataFrame, name: str) -> np.ndarray:
         """Vocabulary index per row: 0 unknown, 1 missing, 2.. the training categories."""
         values = _category_strings(df[name])
@@ -245,15 +262,17 @@ class TabularPreprocessor:
         self.check_columns(df)
         n = len(df)
         blocks: list[np.ndarray] = []
-        for name in self.numeric:
-            stats = self.numeric_stats_[name]
-            values = self._numeric_column(df, name)
-            missing = np.isnan(values)
-            values = np.where(missing, stats["median"], values)
+        if self.numeric:
+            values = self.numeric_values(df)
+            missing = ~np.isfinite(values)
+            stats = [self.numeric_stats_[name] for name in self.numeric]
+            values = np.where(missing, np.array([s["median"] for s in stats]), values)
             with np.errstate(over="ignore"):  # values near the float limit: +-inf here, capped below
-                blocks.append(((values - stats["mean"]) / stats["std"]).reshape(n, 1))
-            if stats["missing_indicator"]:
-                blocks.append(missing.astype(np.float64).reshape(n, 1))
+                standardized = (values - np.array([s["mean"] for s in stats])) / np.array([s["std"] for s in stats])
+            for j, column_stats in enumerate(stats):  # each column, then its "was missing" indicator if it has one
+                blocks.append(standardized[:, j : j + 1])
+                if column_stats["missing_indicator"]:
+                    blocks.append(missing[:, j : j + 1].astype(np.float64))
         arrays: dict[str, np.ndarray] = {}
         for name in self.categorical:
             idx = self.category_indices(df, name)
