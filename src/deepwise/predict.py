@@ -168,8 +168,7 @@ class Run:
         if len(images) == 0:
             raise DataError("There are no images to predict.", expected="at least one image", fix="check the input.")
         output, embeddings = self._image_outputs(images)
-        result = self._format(output, pd.RangeIndex(len(images)))
-        result.insert(0, "image", images.names())
+        result = self._format(output, pd.RangeIndex(len(images)), leading={"image": images.names()})
         if embeddings is not None:
             score_ = self.guard.score_arrays(embeddings, confidence(output, self.output))
             result["ood"] = score_ > 1.0
@@ -245,17 +244,17 @@ class Run:
         self._row_preprocessor.check_columns(df)
         return order_by_time(df, self.preprocessor.time_column)[:2]
 
-    def _format(self, output: np.ndarray, index: Any) -> pd.DataFrame:
-        result = pd.DataFrame(index=index)
+    def _format(self, output: np.ndarray, index: Any, leading: dict[str, Any] | None = None) -> pd.DataFrame:
+        """``leading`` columns, then ``prediction`` (and ``proba_<class>``): built at once, not column by column."""
+        columns: dict[str, Any] = dict(leading or {})
         if self.output == "regression":
-            result["prediction"] = output.reshape(-1)
+            columns["prediction"] = output.reshape(-1)
         else:
             classes = self.preprocessor.classes_
             proba = class_probabilities(self.output, output)
-            result["prediction"] = [classes[i] for i in proba.argmax(axis=1)]
-            for i, c in enumerate(classes):
-                result[f"proba_{c}"] = proba[:, i]
-        return result
+            columns["prediction"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)].tolist()
+            columns.update({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})
+        return pd.DataFrame(columns, index=index)
 
     def forecast(self, df: pd.DataFrame) -> pd.DataFrame:
         """The forecast after the last row of a series: one row, for ``horizon`` steps after its last time."""
