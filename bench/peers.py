@@ -104,6 +104,22 @@ def score(task: str, y: np.ndarray, predictions: list) -> float:
     return float(np.mean([str(a) == str(b) for a, b in zip(y, predictions, strict=True)]))
 
 
+def score_difference(task: str, y: np.ndarray, ours: list, theirs: list, n: int = 2000) -> tuple[float, float, float]:
+    """Our score minus theirs on the same test rows, with a 95 % paired bootstrap interval (rows resampled)."""
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(y), size=(n, len(y)))
+    if task == "regression":
+        a, b = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+        sst = ((y[rows] - y[rows].mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+        diffs = (((y - b) ** 2)[rows].sum(axis=1) - ((y - a) ** 2)[rows].sum(axis=1)) / sst
+    else:
+        a = np.array([str(p) == str(t) for p, t in zip(ours, y, strict=True)], dtype=float)
+        b = np.array([str(p) == str(t) for p, t in zip(theirs, y, strict=True)], dtype=float)
+        diffs = (a - b)[rows].mean(axis=1)
+    low, high = np.quantile(diffs, [0.025, 0.975])
+    return score(task, y, ours) - score(task, y, theirs), float(low), float(high)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=",".join(DATA))
@@ -119,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no virtual environment for {', '.join(missing)}: run `bash bench/peers_setup.sh` first")
         return 1
     results = []
+    predictions: dict[tuple[str, str], list | None] = {}
+    truths: dict[str, tuple[str, np.ndarray]] = {}
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory(prefix="deepwise-peers-") as tmp:
         for name in args.data.split(","):
             task, target, train, test = write_data(name, Path(tmp) / name)
             y = truth(task, target, test)
+            truths[name] = (task, y)
             for tool in tools:
                 walls, scores = [], []
+                predictions[(name, tool)] = None
                 for r in range(args.repeats):
                     out = Path(tmp) / f"{name}-{tool}-{r}.json"
                     work = Path(tmp) / f"work-{name}-{tool}-{r}"
@@ -147,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                         scores.append(float("nan"))
                         continue
                     walls.append(wall)
-                    scores.append(score(task, y, json.loads(out.read_text())))
+                    predicted = json.loads(out.read_text())
+                    predictions[(name, tool)] = predictions[(name, tool)] or predicted  # the first repeat's
+                    scores.append(score(task, y, predicted))
                     print(f"{name:14s} {tool:10s} {wall:7.1f} s  score {scores[-1]:.3f}", flush=True)
                 results.append(
                     {
@@ -175,7 +197,15 @@ def main(argv: list[str] | None = None) -> int:
             other = table.get((name, peer))
             if ours and other:
                 won = ours["wall_s"] < other["wall_s"] and ours["score"] >= other["score"] - 1e-9
-                verdicts.append(f"{peer}: {'yes' if won else 'no'}")
+                verdict = f"{peer}: {'yes' if won else 'no'}"
+                if not won and predictions.get((name, "deepwise")) and predictions.get((name, peer)):
+                    task, y = truths[name]
+                    diff, low, high = score_difference(
+                        task, y, predictions[(name, "deepwise")], predictions[(name, peer)]
+                    )
+                    noise = "within noise" if low <= 0 <= high else "a real difference"
+                    verdict += f" (score {diff:+.3f}, 95 % CI [{low:+.3f}, {high:+.3f}]: {noise})"
+                verdicts.append(verdict)
         print(f"| {name} | " + " | ".join(cells) + f" | {', '.join(verdicts)} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
