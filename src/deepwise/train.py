@@ -39,6 +39,7 @@ from deepwise.models.cnn import (
     embedding_model,
     unfreeze_top,
 )
+from deepwise.models.init import host_initializers
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.models.sequence import build_sequence_model
 from deepwise.monitor import end_run, log_final, monitoring_callbacks, require_packages
@@ -457,25 +458,8 @@ def build_model(data: PreparedData):
     keras = keras_module()
     cfg = data.config
     keras.utils.set_random_seed(cfg.seed)
-    if data.images is not None:
-        specs = data.prep.input_specs()
-        args = (data.task, data.n_classes, cfg.model, cfg.data.augmentation, cfg.seed)
-        if cfg.model.from_run:
-            from deepwise.predict import load_run
-
-            model = build_from_run(load_run(cfg.model.from_run).model, *args)
-        elif cfg.model.type == "pretrained":
-            model = build_pretrained(specs, *args)
-        else:
-            model = build_cnn(specs, *args)
-    elif data.forecasting:
-        model = build_sequence_model(
-            data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
-        )
-    else:
-        model = build_mlp(
-            data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
-        )
+    with host_initializers(cfg.seed):  # initial weights from NumPy: building compiles nothing (models/init.py)
+        model = _network(data)
     optimizers = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
@@ -489,6 +473,28 @@ def build_model(data: PreparedData):
         steps_per_execution=steps_per_execution(cfg),
     )
     return model
+
+
+def _network(data: PreparedData):
+    """The uncompiled network of the run's model type."""
+    cfg = data.config
+    if data.images is not None:
+        specs = data.prep.input_specs()
+        args = (data.task, data.n_classes, cfg.model, cfg.data.augmentation, cfg.seed)
+        if cfg.model.from_run:
+            from deepwise.predict import load_run
+
+            return build_from_run(load_run(cfg.model.from_run).model, *args)
+        if cfg.model.type == "pretrained":
+            return build_pretrained(specs, *args)
+        return build_cnn(specs, *args)
+    if data.forecasting:
+        return build_sequence_model(
+            data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
+        )
+    return build_mlp(
+        data.prep.input_specs(), data.task, data.n_classes, cfg.model, target_stats=data.prep.target_stats_
+    )
 
 
 #: training steps per call into Keras' step loop: Keras' per-call Python work (state sync, callbacks) is paid once per
