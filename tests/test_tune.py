@@ -97,6 +97,23 @@ def test_apply_params_sets_dotted_paths_and_validates(penguins_csv):
         apply_params(cfg, {"training.optimizer": "bogus"})
 
 
+def test_each_trial_resolves_automatic_patience_for_its_own_batch_size(tmp_path):
+    """Patience left automatic is the epochs that make ~1,000 steps: a trial at another batch size needs its own."""
+    import math
+
+    from sklearn.datasets import load_digits
+
+    csv = tmp_path / "digits.csv"
+    load_digits(as_frame=True).frame.to_csv(csv, index=False)  # ~1,150 training rows: 32 -> 20, 16 -> 14
+    cfg = _config(csv, "target", training={"epochs": 2}, tune={"training.batch_size": {"choices": [16]}})
+    result = tune(cfg, trials=1, study_dir=tmp_path / "study", verbose=False)
+    trial = deepwise.load_run(result.trials[0].run_dir)
+    n_train = trial.manifest["data"]["split"]["train"]
+    expected = min(20, max(5, round(1000 / math.ceil(n_train / 16))))
+    assert trial.config.training.batch_size == 16
+    assert trial.config.training.early_stopping.patience == expected != 20
+
+
 def test_cli_reports_an_unknown_tune_path_with_exit_2(tmp_path, penguins_csv, cli):
     config = _write_yaml(
         tmp_path / "c.yaml", _config(penguins_csv, "species", tune={"model.dropuot": {"choices": [0]}})

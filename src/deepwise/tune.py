@@ -994,8 +994,12 @@ def tune(
     optuna = _optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # deepwise prints each trial itself
     cfg = resolve_config(config, target)
+    auto_patience = cfg.training.early_stopping.patience is None
     data = prepare(cfg)  # fails fast on config and data errors, and resolves the task and inputs
     resolved = data.config
+    if auto_patience:  # automatic patience depends on the batch size: each trial (and best.yaml) resolves its own
+        resolved = resolved.model_copy(deep=True)
+        resolved.training.early_stopping.patience = None
     model_type = resolved.model.type
     if model_type == "auto":
         model_type = "cnn" if getattr(data, "images", None) is not None else "mlp"
