@@ -37,6 +37,13 @@ def _config(csv: Path, target: str, **sections) -> dict:
     return cfg
 
 
+def _run_status(study_dir: Path, number: int) -> str | None:
+    try:
+        return json.loads((study_dir / TRIALS_DIR / f"trial-{number:04d}" / "manifest.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):  # not created yet, or being written
+        return None
+
+
 def _write_yaml(path: Path, cfg: dict) -> Path:
     import yaml
 
@@ -200,7 +207,12 @@ def test_tuned_study_beats_the_untuned_config_on_validation(tmp_path, wine_csv):
 def test_killed_tune_continues_the_same_study(tmp_path, penguins_csv, cli):
     config = _write_yaml(
         tmp_path / "c.yaml",
-        _config(penguins_csv, "species", tune={"training.learning_rate": {"low": 1e-3, "high": 3e-2, "log": True}}),
+        _config(
+            penguins_csv,
+            "species",
+            training={"epochs": 40, "early_stopping": {"enabled": False}},  # long enough to be killed while training
+            tune={"training.learning_rate": {"low": 1e-3, "high": 3e-2, "log": True}},
+        ),
     )
     study_dir = tmp_path / "study"
     command = [
@@ -225,10 +237,16 @@ def test_killed_tune_continues_the_same_study(tmp_path, penguins_csv, cli):
             except Exception:  # the study is being created right now
                 trials = []
             before = [t for t in trials if t.state.name == "COMPLETE"]
-            training = [t for t in trials if t.state.name == "RUNNING" and "pid" in t.user_attrs]
-            if len(before) >= 2 and training:  # kill it in the middle of a trial
+            # kill it in the middle of a trial's training: its run exists and is still running (a trial whose
+            # run has completed but which has not reported to the study yet would be killed between the two)
+            training = [
+                t
+                for t in trials
+                if t.state.name == "RUNNING" and "pid" in t.user_attrs and _run_status(study_dir, t.number) == "running"
+            ]
+            if len(before) >= 2 and training:
                 break
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert len(before) >= 2, "the study did not complete two trials in time"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
