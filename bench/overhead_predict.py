@@ -35,21 +35,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from overhead import datasets as tables  # noqa: E402  (the same three tables as the fit benchmark)
 
-ROOT = Path(__file__).resolve().parents[1]
-PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"
 TARGET = 1.05
-
-
-def tables(directory: Path) -> dict[str, tuple[Path, str]]:
-    from sklearn import datasets as sk
-
-    out = {"penguins": (PENGUINS, "species")}
-    for name in ("wine", "breast_cancer"):
-        path = directory / f"{name}.csv"
-        getattr(sk, f"load_{name}")(as_frame=True).frame.to_csv(path, index=False)
-        out[name] = (path, "target")
-    return out
 
 
 def median_ms(fn, repeats: int) -> float:
