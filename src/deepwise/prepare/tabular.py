@@ -51,6 +51,10 @@ def _category_strings(col: pd.Series) -> pd.Series:
     return out.map(_category_string)  # strings mixed with numbers or flags (1 == True to pandas): value by value
 
 
+def _is_number_dtype(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
+
+
 def _per_distinct_value(col: pd.Series, fmt: Any) -> pd.Series:
     codes, uniques = pd.factorize(col)  # missing values get code -1: the last entry below
     formatted = np.array([fmt(v) for v in uniques] + [np.nan], dtype=object)
@@ -238,8 +242,20 @@ class TabularPreprocessor:
         return out
 
     def category_indices(self, df: pd.DataFrame, name: str) -> np.ndarray:
-        """Vocabulary index per row: 0 unknown, 1 missing, 2.. the training categories."""
-        values = _category_strings(df[name])
+        """Vocabulary index per row: 0 unknown, 1 missing, 2.. the training categories.
+
+        Text, number and flag columns are factorized first and only their distinct values are normalized and
+        looked up (100,000 rows of a text column: 2 instead of 10 ms); an object column that mixes strings with
+        numbers or flags goes value by value, because factorizing would merge 1 with True."""
+        col = df[name]
+        dtype = col.dtype
+        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype):
+            codes, uniques = pd.factorize(col)  # missing values get code -1
+            distinct = self._vocabulary_indices(name, _category_strings(pd.Series(uniques, dtype=dtype)))
+            return np.append(distinct, np.int32(MISSING))[codes]
+        return self._vocabulary_indices(name, _category_strings(col))
+
+    def _vocabulary_indices(self, name: str, values: pd.Series) -> np.ndarray:
         found = pd.Index(self.vocabularies_[name], dtype=object).get_indexer(values.to_numpy(dtype=object))
         idx = np.where(found >= 0, found + 2, UNKNOWN).astype(np.int32)
         idx[values.isna().to_numpy()] = MISSING
@@ -258,35 +274,67 @@ class TabularPreprocessor:
         return specs
 
     def transform(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Raw rows -> ``{"features": float32 [n, d], "cat__<col>": int32 [n, 1], ...}``."""
+        """Raw rows -> ``{"features": float32 [n, d], "cat__<col>": int32 [n, 1], ...}``.
+
+        Features are written straight into one float32 matrix in the order of ``feature_names_`` (each number, its
+        "was missing" indicator if it has one, then the one-hot blocks), not stacked from per-column pieces."""
         self.check_columns(df)
         n = len(df)
-        blocks: list[np.ndarray] = []
+        layout = self._layout()
+        features = np.zeros((n, len(self.feature_names_)), dtype=np.float32)
         if self.numeric:
             values = self.numeric_values(df)
             missing = ~np.isfinite(values)
-            stats = [self.numeric_stats_[name] for name in self.numeric]
-            values = np.where(missing, np.array([s["median"] for s in stats]), values)
+            np.copyto(values, layout["median"], where=missing)
+            values -= layout["mean"]
             with np.errstate(over="ignore"):  # values near the float limit: +-inf here, capped below
-                standardized = (values - np.array([s["mean"] for s in stats])) / np.array([s["std"] for s in stats])
-            for j, column_stats in enumerate(stats):  # each column, then its "was missing" indicator if it has one
-                blocks.append(standardized[:, j : j + 1])
-                if column_stats["missing_indicator"]:
-                    blocks.append(missing[:, j : j + 1].astype(np.float64))
+                values /= layout["std"]
+            # a value like 1e308 would overflow float32: cap standardized values far beyond any training value
+            np.clip(values, -1e6, 1e6, out=values)
+            features[:, layout["numeric_at"]] = values
+            if layout["indicator_of"].size:
+                features[:, layout["indicator_at"]] = missing[:, layout["indicator_of"]]
         arrays: dict[str, np.ndarray] = {}
+        rows = np.arange(n)
         for name in self.categorical:
             idx = self.category_indices(df, name)
             if self.encodings_[name] == "one_hot":
-                onehot = np.zeros((n, len(self.vocabularies_[name]) + 2))
-                onehot[np.arange(n), idx] = 1.0
-                blocks.append(onehot)
+                features[rows, layout["one_hot_at"][name] + idx] = 1.0
             else:
                 arrays[EMBEDDING_PREFIX + name] = idx.reshape(n, 1)
-        features = np.hstack(blocks) if blocks else np.zeros((n, 0))
-        # a value like 1e308 would overflow float32: cap standardized values far beyond any training value
-        features = np.clip(features, -1e6, 1e6)
-        arrays = {FEATURES: features.astype(np.float32), **arrays}
-        return arrays
+        return {FEATURES: features, **arrays}
+
+    def _layout(self) -> dict[str, Any]:
+        """Where each input lands in the feature matrix, and the numeric statistics as arrays (computed once)."""
+        cached = self.__dict__.get("_layout_cache")
+        if cached is not None and cached["names"] is self.feature_names_:
+            return cached
+        stats = [self.numeric_stats_[name] for name in self.numeric]
+        numeric_at, indicator_of, indicator_at, one_hot_at = [], [], [], {}
+        at = 0  # walks the order of _feature_names()
+        for j, column_stats in enumerate(stats):
+            numeric_at.append(at)
+            at += 1
+            if column_stats["missing_indicator"]:
+                indicator_of.append(j)
+                indicator_at.append(at)
+                at += 1
+        for name in self.categorical:
+            if self.encodings_[name] == "one_hot":
+                one_hot_at[name] = at
+                at += len(self.vocabularies_[name]) + 2
+        layout = {
+            "names": self.feature_names_,
+            "median": np.array([s["median"] for s in stats], dtype=np.float64),
+            "mean": np.array([s["mean"] for s in stats], dtype=np.float64),
+            "std": np.array([s["std"] for s in stats], dtype=np.float64),
+            "numeric_at": np.array(numeric_at, dtype=np.intp),
+            "indicator_of": np.array(indicator_of, dtype=np.intp),
+            "indicator_at": np.array(indicator_at, dtype=np.intp),
+            "one_hot_at": one_hot_at,
+        }
+        self.__dict__["_layout_cache"] = layout
+        return layout
 
     def transform_flat(self, df: pd.DataFrame) -> np.ndarray:
         """One float matrix (embedding columns as one-hot of their top categories): input for baselines."""
