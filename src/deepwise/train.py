@@ -39,6 +39,7 @@ from deepwise.models.cnn import (
     embedding_model,
     unfreeze_top,
 )
+from deepwise.models.inference import predict_rows
 from deepwise.models.init import host_initializers
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.models.sequence import build_sequence_model
@@ -155,7 +156,7 @@ class PreparedData:
             return np.asarray(model.predict(disk_batches_class()(self.x[split], None, 1024), verbose=0))
         if self.streaming:
             return np.asarray(model.predict(self._batches(split, 256, labels=False), verbose=0))
-        return np.asarray(model.predict(model_input(self.x[split]), verbose=0, batch_size=1024))
+        return predict_rows(model, model_input(self.x[split]))
 
     def probe_batch(self, batch_size: int):
         if self.streaming:
@@ -1014,7 +1015,7 @@ def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer,
             )
         elif data.images is None:
             metrics["feature_importance"] = permutation_importance(
-                lambda frame: model.predict(model_input(data.prep.transform(frame)), verbose=0, batch_size=4096),
+                lambda frame: predict_rows(model, model_input(data.prep.transform(frame))),
                 *data.importance_rows(),
                 data.prep.columns,
                 data.task.name,
