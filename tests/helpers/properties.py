@@ -22,7 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 from deepwise.config import Config, ConfigError, load_config  # noqa: E402
 from deepwise.data.tables import read_table  # noqa: E402
 from deepwise.errors import DeepwiseError  # noqa: E402
-from deepwise.prepare.tabular import TabularPreprocessor  # noqa: E402
+from deepwise.prepare.tabular import TabularPreprocessor, _category_strings  # noqa: E402
 
 # ------------------------------------------------------------------------------------------ 1. the CSV reader
 # bytes that look like tables often enough to reach the parser: delimiters, quotes, newlines, BOMs, NULs, high bytes
@@ -212,8 +212,9 @@ def check_config_dict(raw: dict) -> None:
 
 
 def check_numeric_block_matches_each_column(drawn: tuple[pd.DataFrame, list[str], list[str], str]) -> None:
-    """``numeric_values`` (numeric columns converted together) = ``pd.to_numeric`` column by column, and
-    ``transform``'s numeric features = the per-column standardization it replaced."""
+    """``numeric_values`` (numeric columns converted together) = ``pd.to_numeric`` column by column,
+    ``transform``'s numeric features = the per-column standardization it replaced, category indices of factorized
+    columns = the value-by-value lookup, and the one-hot blocks sit where ``feature_names_`` says."""
     df, numeric, categorical, encoding = drawn
     prep = TabularPreprocessor(numeric, categorical, encoding=encoding, max_categories=8)
     try:
@@ -235,6 +236,16 @@ def check_numeric_block_matches_each_column(drawn: tuple[pd.DataFrame, list[str]
             columns.append((np.where(missing, stats["median"], column) - stats["mean"]) / stats["std"])
         if stats["missing_indicator"]:
             columns.append(missing.astype(np.float64))
+    features = prep.transform(df)["features"]
     if columns:
         expected = np.clip(np.column_stack(columns), -1e6, 1e6).astype(np.float32)
-        np.testing.assert_array_equal(prep.transform(df)["features"][:, : expected.shape[1]], expected)
+        np.testing.assert_array_equal(features[:, : len(columns)], expected)
+    at = len(columns)  # then each one-hot block: the category index of every row, value by value
+    for name in categorical:
+        by_value = prep._vocabulary_indices(name, _category_strings(df[name]))
+        np.testing.assert_array_equal(prep.category_indices(df, name), by_value)
+        if prep.encodings_[name] == "one_hot":
+            width = len(prep.vocabularies_[name]) + 2
+            np.testing.assert_array_equal(features[:, at : at + width], np.eye(width, dtype=np.float32)[by_value])
+            at += width
+    assert at == features.shape[1]
