@@ -155,11 +155,19 @@ class OODGuard:
         flat = prep.flat(arrays) if arrays is not None else prep.transform_flat(df)
         return self._raw_score(flat) / self.threshold_
 
-    def check(self, prep: TabularPreprocessor, df: pd.DataFrame, arrays: dict | None = None) -> GuardReport:
+    def check(
+        self,
+        prep: TabularPreprocessor,
+        df: pd.DataFrame,
+        arrays: dict | None = None,
+        numeric_values: np.ndarray | None = None,
+    ) -> GuardReport:
+        """The guard's findings for rows ``df`` (``arrays``, ``numeric_values``: their ``prep.transform`` and
+        ``prep.numeric_values`` when the caller has them, so that nothing is converted twice)."""
         score = self.score(prep, df, arrays)
         out_of_range: dict[str, int] = {}
         if prep.numeric:
-            values = prep.numeric_values(df)
+            values = prep.numeric_values(df) if numeric_values is None else numeric_values
             low = np.array([prep.numeric_stats_[col]["min"] for col in prep.numeric])
             high = np.array([prep.numeric_stats_[col]["max"] for col in prep.numeric])
             counts = ((values < low) | (values > high)).sum(axis=0)

@@ -197,14 +197,16 @@ class Run:
         path = self.path / GUARD
         return _run_file(path, OODGuard.load) if path.is_file() else None
 
-    def check(self, df: pd.DataFrame, arrays: dict | None = None) -> GuardReport | None:
+    def check(
+        self, df: pd.DataFrame, arrays: dict | None = None, numeric_values: np.ndarray | None = None
+    ) -> GuardReport | None:
         """Which rows are unlike the training data, and which columns hold unseen values."""
         if self.images:
             raise DataError(
                 "check() takes table rows; for images the guard's flags come with predict().",
                 fix="use run.predict(images) and read its 'ood' column.",
             )
-        return None if self.guard is None else self.guard.check(self._row_preprocessor, df, arrays)
+        return None if self.guard is None else self.guard.check(self._row_preprocessor, df, arrays, numeric_values)
 
     @property
     def task(self) -> str:
@@ -271,14 +273,15 @@ class Run:
             )
         recent = slice(len(rows) - prep.window, None)  # features are per row: only the last window's rows matter
         recent_rows = rows.iloc[recent]
-        arrays = prep.tabular.transform(recent_rows)  # once, for the model and for the guard
+        values = prep.tabular.numeric_values(recent_rows)  # once, for the model and for the guard
+        arrays = prep.tabular.transform(recent_rows, values)
         window = prep.windows(prep.row_features(recent_rows, time.iloc[recent], arrays))[-1:]
         result = self._format(np.asarray(self.model.predict_on_batch(window)), index=[0])
         step = time.diff().median() if len(time) > 1 else None
         last = time.iloc[-1]
         result.insert(0, "forecast_for", last + prep.horizon * step if step is not None else None)
         result.insert(1, "last_time", last)
-        report = self.check(recent_rows, arrays)
+        report = self.check(recent_rows, arrays, values)
         if report is not None:
             result["ood"] = bool(report.ood.any())
             result["ood_score"] = float(report.score.max())
@@ -306,9 +309,10 @@ class Run:
             raise DataError("There are no rows to predict.", expected="at least one row", fix="check the input.")
         if self.forecasting:
             return self.forecast(df)
-        arrays = self.preprocessor.transform(df)  # once, for the model and the guard
+        values = self.preprocessor.numeric_values(df)  # once, for the model and the guard
+        arrays = self.preprocessor.transform(df, values)
         result = self._format(self._raw_output(df, arrays), df.index)
-        report = self.check(df, arrays)
+        report = self.check(df, arrays, values)
         if report is not None:
             result["ood"] = report.ood
             result["ood_score"] = report.score

@@ -230,9 +230,16 @@ class TabularPreprocessor:
         Columns already stored as numbers are converted together, in one call (per-column conversion cost about
         0.1 ms a column, which made a 164-column forecast window take 15 ms); others go through ``pd.to_numeric``.
         """
-        out = np.empty((len(df), len(self.numeric)), dtype=np.float64)
         dtypes = df.dtypes.to_dict()
-        numbers = [j for j, name in enumerate(self.numeric) if pd.api.types.is_numeric_dtype(dtypes[name])]
+        is_number = {d: pd.api.types.is_numeric_dtype(d) for d in set(dtypes.values())}  # a few distinct dtypes
+        numbers = [j for j, name in enumerate(self.numeric) if is_number[dtypes[name]]]
+        if len(numbers) == len(self.numeric) and 2 * len(numbers) >= df.shape[1] and df.columns.is_unique:
+            if all(is_number.values()):
+                # a frame of numbers only (a wide series from read_csv, one block per column): converting all of
+                # it and picking columns is 7x faster than selecting columns first (30 rows x 164: 0.13 vs 0.9 ms)
+                whole = df.to_numpy(dtype=np.float64, na_value=np.nan)
+                return whole[:, df.columns.get_indexer(self.numeric)]
+        out = np.empty((len(df), len(self.numeric)), dtype=np.float64)
         if numbers:
             block = df[[self.numeric[j] for j in numbers]]
             out[:, numbers] = block.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -273,17 +280,18 @@ class TabularPreprocessor:
                 }
         return specs
 
-    def transform(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    def transform(self, df: pd.DataFrame, numeric_values: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Raw rows -> ``{"features": float32 [n, d], "cat__<col>": int32 [n, 1], ...}``.
 
         Features are written straight into one float32 matrix in the order of ``feature_names_`` (each number, its
-        "was missing" indicator if it has one, then the one-hot blocks), not stacked from per-column pieces."""
+        "was missing" indicator if it has one, then the one-hot blocks), not stacked from per-column pieces.
+        ``numeric_values``: :meth:`numeric_values` of ``df`` when the caller has it already (it is not changed)."""
         self.check_columns(df)
         n = len(df)
         layout = self._layout()
         features = np.zeros((n, len(self.feature_names_)), dtype=np.float32)
         if self.numeric:
-            values = self.numeric_values(df)
+            values = self.numeric_values(df) if numeric_values is None else numeric_values.copy()
             missing = ~np.isfinite(values)
             np.copyto(values, layout["median"], where=missing)
             values -= layout["mean"]
