@@ -55,6 +55,8 @@ def test_forecast_after_the_last_row(sunshine_run):
     assert str(out["forecast_for"].iloc[0].date()) == "2010-01-02"
     assert 0 <= out["prediction"].iloc[0] <= 16
     assert "ood" in out
+    unguarded = sunshine_run.predict(df.tail(5), guard=False)
+    pd.testing.assert_frame_equal(unguarded, out.drop(columns=["ood", "ood_score"]))
 
 
 def test_evaluate_reproduces_the_test_score(sunshine_run):

@@ -57,8 +57,10 @@ def test_digits_png_folder_cnn(digits_folder, tmp_path):
     assert run.config.data.image_size == [8, 8] and run.config.data.channels == 1
     assert m["test"]["accuracy"] >= 0.97  # the bar
     assert {"dummy", "linear"} <= set(m["baselines"])
-    preds = run.predict(sorted(str(p) for p in (digits_folder / "3").glob("*.png"))[:20])
+    files = sorted(str(p) for p in (digits_folder / "3").glob("*.png"))[:20]
+    preds = run.predict(files)
     assert (preds["prediction"].astype(str) == "3").mean() >= 0.9 and "ood" in preds
+    pd.testing.assert_frame_equal(run.predict(files, guard=False), preds.drop(columns=["ood", "ood_score"]))
 
 
 @pytest.mark.slow

@@ -68,6 +68,9 @@ def test_predict_keeps_order_ignores_extras_and_handles_unseen(penguins_run, pen
     assert np.allclose(out.filter(like="proba_").sum(axis=1), 1.0, atol=1e-5)
     truth = pd.read_csv(penguins_csv).loc[rows.index[2:], "species"]
     assert (out["prediction"].iloc[2:] == truth).mean() >= 0.9
+    unguarded = penguins_run.predict(rows, guard=False)  # the same predictions, without the check
+    pd.testing.assert_frame_equal(unguarded, out.drop(columns=["ood", "ood_score"]))
+    assert "guard" not in unguarded.attrs
 
 
 def test_predict_names_missing_columns(penguins_run, penguins_csv):
@@ -136,7 +139,10 @@ def test_cli_init_train_predict_evaluate(cli, tmp_path, penguins_csv):
     out = tmp_path / "pred.csv"
     res = cli("predict", run_dir, new, "-o", out)
     assert res.exit_code == 0, res.output
-    assert len(pd.read_csv(out)) == 7
+    assert len(pd.read_csv(out)) == 7 and "ood" in pd.read_csv(out)
+    res = cli("predict", run_dir, new, "-o", out, "--no-guard")
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(out)) == 7 and "ood" not in pd.read_csv(out) and "flagged" not in res.output
 
     res = cli("evaluate", run_dir)
     assert res.exit_code == 0 and "accuracy" in res.output

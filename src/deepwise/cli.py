@@ -199,6 +199,13 @@ def predict(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write predictions here (CSV); default: print.")
     ] = None,
+    no_guard: Annotated[
+        bool,
+        typer.Option(
+            "--no-guard",
+            help="Skip the out-of-distribution check (no ood columns): faster bulk scoring of data you know.",
+        ),
+    ] = False,
     unsafe: Unsafe = False,
 ) -> None:
     """Predict on new rows; rows keep their order."""
@@ -207,13 +214,13 @@ def predict(
     if output is not None:  # to a file: tables too big for memory are predicted a chunk at a time
         with _loading(unsafe):
             loaded = load_run(run)
-        report = loaded.predict_to_csv(data, output)
+        report = loaded.predict_to_csv(data, output, guard=not no_guard)
         if len(report.ood):
             err_console.print(report.summary(), highlight=False)
         console.print(f"Wrote predictions to [bold]{output}[/]")
         return
     with _loading(unsafe):
-        result = load_run(run).predict(data)
+        result = load_run(run).predict(data, guard=not no_guard)
     guard = result.attrs.get("guard")
     if guard is not None:
         from deepwise.guard import GuardReport

@@ -144,10 +144,10 @@ class Run:
             allow_outside=cfg.allow_outside_paths,  # links out of the folder: as the run's config allowed
         )
 
-    def _image_outputs(self, images: ImageSet) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model outputs and penultimate-layer embeddings, decoded batch by batch."""
+    def _image_outputs(self, images: ImageSet, guard: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model outputs and (for the guard) penultimate-layer embeddings, decoded batch by batch."""
         prep = self.preprocessor
-        both = self._embedding_model
+        both = self._embedding_model if guard else None
         outputs, embeddings = [], []
         for start in range(0, len(images), 256):
             batch = prep.load(images, np.arange(start, min(start + 256, len(images))))
@@ -164,11 +164,11 @@ class Run:
         """``[output, penultimate layer]`` in one model, built once (a new one would be compiled again)."""
         return embedding_model(self.model, with_output=True) if self.guard is not None else None
 
-    def predict_images(self, data: Any) -> pd.DataFrame:
+    def predict_images(self, data: Any, *, guard: bool = True) -> pd.DataFrame:
         images = self._open_images(data, labelled=False)
         if len(images) == 0:
             raise DataError("There are no images to predict.", expected="at least one image", fix="check the input.")
-        output, embeddings = self._image_outputs(images)
+        output, embeddings = self._image_outputs(images, guard)
         result = self._format(output, pd.RangeIndex(len(images)), leading={"image": images.names()})
         if embeddings is not None:
             score_ = self.guard.score_arrays(embeddings, confidence(output, self.output))
@@ -261,7 +261,7 @@ class Run:
             columns.update({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})
         return pd.DataFrame(columns, index=index)
 
-    def forecast(self, df: pd.DataFrame) -> pd.DataFrame:
+    def forecast(self, df: pd.DataFrame, *, guard: bool = True) -> pd.DataFrame:
         """The forecast after the last row of a series: one row, for ``horizon`` steps after its last time."""
         rows, time = self._series(df)
         prep = self.preprocessor
@@ -281,23 +281,24 @@ class Run:
         last = time.iloc[-1]
         result.insert(0, "forecast_for", last + prep.horizon * step if step is not None else None)
         result.insert(1, "last_time", last)
-        report = self.check(recent_rows, arrays, values)
+        report = self.check(recent_rows, arrays, values) if guard else None
         if report is not None:
             result["ood"] = bool(report.ood.any())
             result["ood_score"] = float(report.score.max())
             result.attrs["guard"] = report.to_dict()
         return result
 
-    def predict(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+    def predict(self, data: pd.DataFrame | str | Path, *, guard: bool = True) -> pd.DataFrame:
         """Predictions for raw rows, in the same order (and with the same index) as the input.
 
         Forecasting runs: the forecast after the last row of the series (see :meth:`forecast`).
         Classification: ``prediction`` (the class) and ``proba_<class>`` per class; regression: ``prediction``.
         Then ``ood`` (True = unlike the training data; the prediction is still given) and ``ood_score``
-        (distance to the training data relative to the alarm threshold; > 1 is flagged).
+        (distance to the training data relative to the alarm threshold; > 1 is flagged). ``guard=False`` skips
+        that check (for bulk scoring of data you know; it is most of the time of a large batch of table rows).
         """
         if self.images:
-            return self.predict_images(data)
+            return self.predict_images(data, guard=guard)
         df = read_table(data, self.config.data.na_values) if isinstance(data, (str, Path)) else data
         if not isinstance(df, pd.DataFrame):
             raise DataError(
@@ -308,21 +309,24 @@ class Run:
         if len(df) == 0:
             raise DataError("There are no rows to predict.", expected="at least one row", fix="check the input.")
         if self.forecasting:
-            return self.forecast(df)
+            return self.forecast(df, guard=guard)
         values = self.preprocessor.numeric_values(df)  # once, for the model and the guard
         arrays = self.preprocessor.transform(df, values)
         result = self._format(self._raw_output(df, arrays), df.index)
-        report = self.check(df, arrays, values)
+        report = self.check(df, arrays, values) if guard else None
         if report is not None:
             result["ood"] = report.ood
             result["ood_score"] = report.score
             result.attrs["guard"] = report.to_dict()
         return result
 
-    def predict_to_csv(self, data: str | Path, output: str | Path, *, chunked: bool | None = None) -> GuardReport:
+    def predict_to_csv(
+        self, data: str | Path, output: str | Path, *, chunked: bool | None = None, guard: bool = True
+    ) -> GuardReport:
         """Predict every row of a table file into a CSV file, a chunk at a time when the table is too big for
         memory (``chunked=None``: decided as for training). The output appears complete or not at all. Returns the
-        guard's findings over all rows (``ood`` and ``ood_score`` columns are in the file).
+        guard's findings over all rows (``ood`` and ``ood_score`` columns are in the file; none with
+        ``guard=False``).
 
         Example:
             >>> report = run.predict_to_csv("big.csv", "predictions.csv")
@@ -334,12 +338,12 @@ class Run:
         output = Path(output)
         small = chunked is None and is_streamable(data) and not may_be_too_big(data)
         if self.images or self.forecasting or not is_streamable(data) or small:
-            result = self.predict(data)
+            result = self.predict(data, guard=guard)
             atomic_write_text(output, result.to_csv(index=False))
             return _guard_report(result, [result.attrs.get("guard")])
         source = TableSource.open(data, self.config.data.na_values)
         if not (chunked if chunked is not None else source.too_big_for_memory()):
-            result = self.predict(data)
+            result = self.predict(data, guard=guard)
             atomic_write_text(output, result.to_csv(index=False))
             return _guard_report(result, [result.attrs.get("guard")])
         tmp = output.with_name(f".tmp-{os.getpid()}-{output.name}")
@@ -348,7 +352,7 @@ class Run:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 first = True
                 for chunk in source.chunks():
-                    result = self.predict(chunk)
+                    result = self.predict(chunk, guard=guard)
                     result.to_csv(fh, index=False, header=first)
                     first = False
                     if "ood" in result:
@@ -374,7 +378,7 @@ class Run:
             return self._evaluate_test_split()
         if self.images:
             images = self._open_images(data, labelled=True)
-            output, _ = self._image_outputs(images)
+            output, _ = self._image_outputs(images, guard=False)  # no embeddings: metrics only
             y = self.preprocessor.transform_target(images.labels)
             return score(self.output, y, output, self.preprocessor.classes_)
         else:
@@ -450,6 +454,6 @@ def load_run(path: str | Path, *, unsafe: bool | None = None) -> Run:
     return Run(path, unsafe=unsafe)
 
 
-def predict(run: str | Path | Run, data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    """Shortcut for ``load_run(run).predict(data)``."""
-    return (run if isinstance(run, Run) else Run(run)).predict(data)
+def predict(run: str | Path | Run, data: pd.DataFrame | str | Path, *, guard: bool = True) -> pd.DataFrame:
+    """Shortcut for ``load_run(run).predict(data, guard=guard)``."""
+    return (run if isinstance(run, Run) else Run(run)).predict(data, guard=guard)
