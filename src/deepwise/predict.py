@@ -149,15 +149,24 @@ class Run:
         prep = self.preprocessor
         both = self._embedding_model if guard else None
         outputs, embeddings = [], []
-        for start in range(0, len(images), 256):
-            batch = prep.load(images, np.arange(start, min(start + 256, len(images))))
+        chunk = self.image_chunk
+        for start in range(0, len(images), chunk):
+            batch = prep.load(images, np.arange(start, min(start + chunk, len(images))))
             if both is None:
-                outputs.append(predict_rows(self.model, batch, largest=256))
+                outputs.append(predict_rows(self.model, batch, largest=chunk))
             else:  # one forward pass gives the output and the embedding the guard measures
-                output, embedding = predict_rows(both, batch, largest=256)
+                output, embedding = predict_rows(both, batch, largest=chunk)
                 outputs.append(np.asarray(output))
                 embeddings.append(np.asarray(embedding))
         return np.concatenate(outputs), (np.concatenate(embeddings) if both is not None else None)
+
+    @property
+    def image_chunk(self) -> int:
+        """Images decoded and fed to the network at once: 512 for small images (up to 4,096 values each, e.g.
+        MNIST's 28x28), else 256. Measured with the MNIST CNN on 2 cores, 1,000 images: chunks of 128 31.7 ms,
+        256 29.9 ms, 512 27.8 ms, 1,024 47 ms (larger chunks fall out of the CPU's caches)."""
+        h, w = self.preprocessor.image_size
+        return 512 if h * w * self.preprocessor.channels <= 4096 else 256
 
     @cached_property
     def _embedding_model(self):

@@ -192,8 +192,7 @@ class _BadImages(DataError):
         )
 
 
-BUCKETS = tuple(2**i for i in range(11))  # 1, 2, 4, ..., 1024 (Keras predicts in batches of up to 1024)
-IMAGE_CHUNK = 256  # Run.predict_images feeds the model at most this many images at once
+BUCKETS = tuple(2**i for i in range(11))  # 1, 2, 4, ..., 1024: request sizes padded to these (the model sees 8 up)
 
 
 def _bucket(n: int) -> int:
@@ -569,7 +568,7 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     format_names = sorted(formats)
     blank = np.zeros((1, h, w, channels), dtype=np.uint8)
     for size in BUCKETS:  # compile every padded batch size (model and guard embedding) now, not per request
-        if size <= min(_bucket(max_images), IMAGE_CHUNK):
+        if size <= min(_bucket(max_images), run.image_chunk):  # the most images Run feeds the model at once
             run.predict_images(np.repeat(blank, size, axis=0))
     lock = threading.Lock()
     classes = prep.classes_
