@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import deepwise  # noqa: E402
+from deepwise.models.inference import chunk_rows  # noqa: E402
 from deepwise.train import model_input  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def main() -> None:
         model, prep = run.model, run.preprocessor
         x = model_input(prep.transform(rows))
         model.predict(model_input(prep.transform(rows.head(4096))), batch_size=4096, verbose=0)  # compile
-        run.predict(rows.head(4096))
+        size = chunk_rows(x)  # Run.predict's chunk: warm up its full chunk and the padded last one
+        run.predict(rows.head(size + args.rows % size))
 
         start = time.perf_counter()
         model.predict(x, batch_size=4096, verbose=0)
@@ -58,14 +60,20 @@ def main() -> None:
         out = run.predict(rows)
         api_s = time.perf_counter() - start
         start = time.perf_counter()
-        cli = subprocess.run(
-            [sys.executable, "-m", "deepwise.cli", "predict", str(run.path), str(csv), "-o", str(tmp / "out.csv")],
-            capture_output=True,
-            text=True,
-        )
-        cli_s = time.perf_counter() - start
-        if cli.returncode != 0:
-            sys.exit(f"deepwise predict failed:\n{cli.stdout}\n{cli.stderr}")
+        run.predict(rows, guard=False)
+        api_no_guard_s = time.perf_counter() - start
+        cli_s = {}
+        for flags in ((), ("--no-guard",)):
+            start = time.perf_counter()
+            cli = subprocess.run(
+                [sys.executable, "-m", "deepwise.cli", "predict", str(run.path), str(csv), "-o", str(tmp / "o.csv")]
+                + list(flags),
+                capture_output=True,
+                text=True,
+            )
+            cli_s[flags] = time.perf_counter() - start
+            if cli.returncode != 0:
+                sys.exit(f"deepwise predict failed:\n{cli.stdout}\n{cli.stderr}")
 
         one = rows.head(1)
         one_x = model_input(prep.transform(one))
@@ -85,7 +93,13 @@ def main() -> None:
         f"  Run.predict (preprocess + model + guard), in memory: {api_s:6.2f} s  {n / api_s:12,.0f} rows/s  "
         f"({api_s / keras_s:.1f}x the bare model; {out['ood'].mean():.2%} flagged)"
     )
-    print(f"  deepwise predict CSV -> CSV (process start included): {cli_s:6.2f} s  {n / cli_s:12,.0f} rows/s")
+    print(
+        f"  Run.predict(guard=False), in memory:                {api_no_guard_s:6.2f} s  "
+        f"{n / api_no_guard_s:12,.0f} rows/s  ({api_no_guard_s / keras_s:.1f}x the bare model)"
+    )
+    for flags, seconds in cli_s.items():
+        name = " ".join(("deepwise predict", *flags))
+        print(f"  {name} CSV -> CSV (process start included): {seconds:6.2f} s  {n / seconds:12,.0f} rows/s")
     ms = {name: (np.median(t) * 1e3, np.percentile(t, 99) * 1e3) for name, t in (("k", keras_one), ("a", api_one))}
     print(
         f"  one row: bare model median {ms['k'][0]:.2f} ms (p99 {ms['k'][1]:.2f}), "

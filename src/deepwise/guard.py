@@ -175,8 +175,10 @@ class OODGuard:
         unseen: dict[str, dict[str, Any]] = {}
         ood = score > 1.0
         for col in prep.categorical:
-            idx = prep.category_indices(df, col)
-            mask = idx == UNKNOWN
+            if arrays is not None:  # read from the transformed rows, not looked up again
+                mask = prep.unknown_categories(arrays, col)
+            else:
+                mask = prep.category_indices(df, col) == UNKNOWN
             if mask.any():
                 examples = sorted({str(v) for v in df[col].to_numpy()[mask]})[:5]
                 unseen[col] = {"count": int(mask.sum()), "examples": examples}

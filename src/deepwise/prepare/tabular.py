@@ -25,6 +25,7 @@ import pandas as pd
 from deepwise.errors import DataError
 
 UNKNOWN, MISSING = 0, 1
+SMALL_BATCH = 64  # rows up to which categories are looked up value by value
 FEATURES = "features"
 EMBEDDING_PREFIX = "cat__"
 
@@ -36,19 +37,20 @@ def _category_strings(col: pd.Series) -> pd.Series:
     flag columns through ``pd.factorize``, text columns by vectorized stripping when every value is a string.
     """
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-
-        def fmt(v: Any) -> Any:
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                return np.nan
-            if isinstance(v, (float, np.floating)) and float(v).is_integer():
-                return str(int(v))
-            return str(v)
-
-        return _per_distinct_value(col, fmt)
+        return _per_distinct_value(col, _number_category)
     out = col.astype(object).where(col.notna(), np.nan)
     if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):
         return _per_distinct_value(out, str.strip)
     return out.map(_category_string)  # strings mixed with numbers or flags (1 == True to pandas): value by value
+
+
+def _number_category(v: Any) -> Any:
+    """One value of a number or flag column as its category: 2.0 -> '2', 2.5 -> '2.5', True -> 'True'."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return np.nan
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _is_number_dtype(dtype: Any) -> bool:
@@ -256,11 +258,43 @@ class TabularPreprocessor:
         numbers or flags goes value by value, because factorizing would merge 1 with True."""
         col = df[name]
         dtype = col.dtype
+        if len(col) <= SMALL_BATCH:  # a few rows (a request to serve): a dictionary lookup per value
+            return self._indices_of_values(name, col)
         if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype):
             codes, uniques = pd.factorize(col)  # missing values get code -1
             distinct = self._vocabulary_indices(name, _category_strings(pd.Series(uniques, dtype=dtype)))
             return np.append(distinct, np.int32(MISSING))[codes]
         return self._vocabulary_indices(name, _category_strings(col))
+
+    def _indices_of_values(self, name: str, col: pd.Series) -> np.ndarray:
+        """:meth:`category_indices` value by value in Python: pandas' per-call cost (about 0.5 ms a column) is
+        most of the time of a few rows. The same normalization as :func:`_category_strings`."""
+        lookup = self.__dict__.setdefault("_vocabulary_lookup", {}).get(name)
+        if lookup is None or lookup[0] is not self.vocabularies_[name]:
+            lookup = (self.vocabularies_[name], {v: i + 2 for i, v in enumerate(self.vocabularies_[name])})
+            self.__dict__["_vocabulary_lookup"][name] = lookup
+        positions = lookup[1]
+        dtype = col.dtype
+        if pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype):
+            normalize = _number_category
+        elif isinstance(dtype, pd.StringDtype):
+            normalize = str.strip
+        else:
+            normalize = _category_string
+        out = np.empty(len(col), dtype=np.int32)
+        for i, value in enumerate(col.tolist()):
+            if value is None or (not isinstance(value, (str, list, tuple, dict, np.ndarray)) and pd.isna(value)):
+                out[i] = MISSING  # None, NaN, NA, NaT
+                continue
+            key = normalize(value)
+            out[i] = MISSING if key is np.nan else positions.get(key, UNKNOWN)
+        return out
+
+    def unknown_categories(self, arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+        """Rows whose value of ``name`` was never seen in training, read from :meth:`transform`'s arrays."""
+        if self.encodings_[name] == "one_hot":
+            return arrays[FEATURES][:, self._layout()["one_hot_at"][name] + UNKNOWN] == 1.0
+        return arrays[EMBEDDING_PREFIX + name][:, 0] == UNKNOWN
 
     def _vocabulary_indices(self, name: str, values: pd.Series) -> np.ndarray:
         found = pd.Index(self.vocabularies_[name], dtype=object).get_indexer(values.to_numpy(dtype=object))
