@@ -11,8 +11,11 @@ For each data set, in one process on the same backend:
   initialized), trained by ``model.fit(x, y, validation_data=..., batch_size, epochs, shuffle=True)`` on the arrays
   ``deepwise.train.prepare`` makes, cold (compilation counted, as for deepwise).
 - **predict**: MNIST: ``Run.predict`` on the test images as an ``images.npy`` (deepwise decodes, scales, predicts,
-  and scores the OOD guard) vs ``model.predict`` on the already scaled arrays; the weather: ``Run.forecast`` on the
-  history (one forecast, the way it is used) vs ``model.predict`` on one window.
+  and scores the OOD guard) vs ``model.predict`` on the file's images scaled to [0, 1]; the weather:
+  ``Run.forecast`` on the raw history (one forecast, the way it is used) vs the pipeline a Keras user writes for
+  the same (:func:`hand_written_forecast`: dates parsed, last window in date order, scikit-learn scaler, calendar
+  features, ``model.predict``), checked to give deepwise's forecast with the run's model. Both deepwise calls are
+  timed with the guard (the default) and with ``guard=False`` (the same work as the hand-written side).
 
 Repeats alternate which side goes first; medians are reported. CPU time (all threads) is given next to wall time
 because it depends less on other programs.
