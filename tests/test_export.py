@@ -50,7 +50,9 @@ def test_keras_round_trip_predicts_identically(run, rows, tmp_path, cli):
     model = keras_module().saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     prep = TabularPreprocessor.load(folder / "preprocessing.json")
     exported = np.asarray(model.predict(model_input(prep.transform(rows)), verbose=0))
-    assert np.array_equal(exported, run._raw_output(rows))
+    # equal up to float32 rounding: XLA sums in a different order for Keras' batches of 32 than for deepwise's
+    # padded chunk of 64 (bit-for-bit equality would test the batch shape, not the export)
+    np.testing.assert_allclose(exported, run._raw_output(rows), rtol=1e-5, atol=1e-7)
     meta = json.loads((folder / "export.json").read_text())
     assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and "features" in meta["inputs"]
 

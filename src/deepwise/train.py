@@ -913,9 +913,11 @@ def _fit_and_finish_locked(
         recorder.close()
         try:
             recorder.save(len(history))
-        except RuntimeError:
-            # Ctrl-C landed inside a JAX step whose buffers were donated: the weights are unreadable now, so the
-            # last checkpoint on disk (written at an epoch end) is what --resume continues from.
+        except (RuntimeError, TypeError, ValueError):
+            # Ctrl-C landed inside a JAX step: its buffers were donated (RuntimeError), or Keras had detached the
+            # variables' values for the loop and not put them back (a value of None: TypeError). The weights are
+            # unreadable now; the checkpoint is written whole or not at all, so the last one on disk (written at
+            # an epoch end) is what --resume continues from.
             pass
         manifest["status"] = STATUS_INTERRUPTED
         manifest["timings"] = timer.timings
