@@ -78,6 +78,10 @@ def test_predict_names_missing_columns(penguins_run, penguins_csv):
     with pytest.raises(deepwise.DeepwiseError, match="island, sex|sex, island") as info:
         penguins_run.predict(rows)
     assert "Fix:" in str(info.value)
+    for guard in (True, False):  # a missing number column too, with or without the guard
+        with pytest.raises(deepwise.DeepwiseError, match="bill_depth_mm") as info:
+            penguins_run.predict(rows.drop(columns=["bill_depth_mm"]), guard=guard)
+        assert "Fix:" in str(info.value)
 
 
 def test_evaluate_remeasures_test_split_identically(penguins_run):
