@@ -11,11 +11,12 @@ from deepwise.data.series import order_by_time, parse_time
 from deepwise.errors import DataError
 
 
-def test_yyyymmdd_integers_are_the_dates_pandas_parses():
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint32", "Int64"])
+def test_yyyymmdd_integers_are_the_dates_pandas_parses(dtype):
     days = pd.date_range("1899-12-25", "2031-03-05", freq="D")  # leap years, 1900 (not leap), 2000 (leap)
-    col = pd.Series(days.strftime("%Y%m%d").astype(int), name="DATE", index=np.arange(len(days)) + 7)
+    col = pd.Series(days.strftime("%Y%m%d").astype(int), name="DATE", index=np.arange(len(days)) + 7).astype(dtype)
     parsed = parse_time(col)
-    expected = pd.to_datetime(col.astype(str), format="%Y%m%d")
+    expected = pd.to_datetime(col.astype("int64").astype(str), format="%Y%m%d")
     pd.testing.assert_series_equal(parsed, expected)
 
 

@@ -52,6 +52,7 @@ def parse_time(col: pd.Series) -> pd.Series:
 def _yyyymmdd(values: np.ndarray) -> np.ndarray | None:
     """YYYYMMDD integers as datetime64[us] by arithmetic (15x faster than parsing their text), or None if any is
     not a calendar date (a month 13, a 30 February)."""
+    values = values.astype(np.int64)  # unsigned years before 1970 would wrap around below
     year, month, day = values // 10000, values // 100 % 100, values % 100
     if not ((month >= 1) & (month <= 12)).all():
         return None
