@@ -259,29 +259,28 @@ class TabularPreprocessor:
         numbers or flags goes value by value, because factorizing would merge 1 with True."""
         col = df[name]
         dtype = col.dtype
-        if len(col) <= SMALL_BATCH:  # a few rows (a request to serve): a dictionary lookup per value
-            return self._indices_of_values(name, col)
-        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype):
+        number = pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype)
+        if number or (isinstance(dtype, pd.StringDtype) and len(col) > SMALL_BATCH):
+            # the distinct values as factorize gives them (np.float32 stays float32: '0.3', not '0.30000001...'),
+            # formatted exactly as _category_strings formats them
             codes, uniques = pd.factorize(col)  # missing values get code -1
-            distinct = self._vocabulary_indices(name, _category_strings(pd.Series(uniques, dtype=dtype)))
+            fmt = _number_category if number else str.strip
+            distinct = self._vocabulary_indices(name, pd.Series([fmt(v) for v in uniques], dtype=object))
             return np.append(distinct, np.int32(MISSING))[codes]
+        if len(col) <= SMALL_BATCH:  # a few rows of text (a request to serve): a dictionary lookup per value
+            return self._indices_of_values(name, col)
         return self._vocabulary_indices(name, _category_strings(col))
 
     def _indices_of_values(self, name: str, col: pd.Series) -> np.ndarray:
-        """:meth:`category_indices` value by value in Python: pandas' per-call cost (about 0.5 ms a column) is
-        most of the time of a few rows. The same normalization as :func:`_category_strings`."""
+        """:meth:`category_indices` of a text or object column value by value in Python: pandas' per-call cost
+        (about 0.5 ms a column) is most of the time of a few rows. The same normalization as
+        :func:`_category_strings` (number columns never come here: ``tolist`` would widen float32 values)."""
         lookup = self.__dict__.setdefault("_vocabulary_lookup", {}).get(name)
         if lookup is None or lookup[0] is not self.vocabularies_[name]:
             lookup = (self.vocabularies_[name], {v: i + 2 for i, v in enumerate(self.vocabularies_[name])})
             self.__dict__["_vocabulary_lookup"][name] = lookup
         positions = lookup[1]
-        dtype = col.dtype
-        if pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype):
-            normalize = _number_category
-        elif isinstance(dtype, pd.StringDtype):
-            normalize = str.strip
-        else:
-            normalize = _category_string
+        normalize = str.strip if isinstance(col.dtype, pd.StringDtype) else _category_string  # text or object
         out = np.empty(len(col), dtype=np.int32)
         for i, value in enumerate(col.tolist()):
             if value is None or (not isinstance(value, (str, list, tuple, dict, np.ndarray)) and pd.isna(value)):
