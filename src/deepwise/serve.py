@@ -39,6 +39,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from deepwise.errors import DataError, DeepwiseError
+from deepwise.models.inference import padded_rows
 
 MAX_RECORDS = 10_000
 MAX_IMAGES = 64
@@ -192,20 +193,18 @@ class _BadImages(DataError):
         )
 
 
-BUCKETS = tuple(2**i for i in range(11))  # 1, 2, 4, ..., 1024: request sizes padded to these (the model sees 8 up)
+WARM_UP_ROWS = 1024  # batch shapes compiled at start-up: every padded size up to this many rows
 
 
-def _bucket(n: int) -> int:
-    """Padded batch size: the next power of two up to 1024, then a multiple of 1024.
-
-    JAX compiles the model once per input shape; padding to a few sizes keeps every request on a compiled one
-    (an unseen size otherwise costs ~0.1 s of compilation).
-    """
-    return 1 << (n - 1).bit_length() if n <= 1024 else -(-n // 1024) * 1024
+def _warm_up_sizes(largest: int) -> list[int]:
+    """The batch shapes requests of 1 to ``largest`` rows meet (Run.predict pads a batch to a power of two from 8,
+    so a request never waits for a compilation, ~0.1 s each): 8, 16, ..., padded_rows(largest)."""
+    top = padded_rows(min(largest, WARM_UP_ROWS))
+    return [2**i for i in range(3, top.bit_length())]
 
 
 def _typical_row(prep: Any) -> pd.DataFrame:
-    """One in-range row (medians, most common categories) used to pad batches: never out of range or unseen."""
+    """One in-range row (medians, most common categories), never out of range or unseen: warm-up batches."""
     row: dict[str, Any] = {name: prep.numeric_stats_[name]["median"] for name in prep.numeric}
     for name in prep.categorical:
         vocab = prep.vocabularies_[name]
@@ -466,7 +465,7 @@ def _table_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     prep = run.preprocessor
     max_records = limits["max_records"]
     filler = _typical_row(prep)
-    for size in BUCKETS:  # compile the prediction function for every padded batch size now, not per request
+    for size in _warm_up_sizes(max_records):  # compile every batch shape now, not on a request
         run.predict(pd.concat([filler] * size, ignore_index=True))
     lock = threading.Lock()
     classes = prep.classes_
@@ -481,16 +480,10 @@ def _table_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     def predict(request: PredictRequest) -> Any:
         """Predict rows; the response keeps their order."""
         frame = _records_frame(request.records, prep)
-        n = len(frame)
-        padded = pd.concat([frame, *([filler] * (_bucket(n) - n))], ignore_index=True)
         with lock:
-            full = run.predict(padded)
-        result = full.iloc[:n]
+            result = run.predict(frame)  # it pads the batch for the network itself
         rows = _prediction_rows(result, classes)
-        guard = full.attrs.get("guard")
-        if guard is not None:  # the filler rows are in range and of known categories: only these two change
-            guard = {**guard, "rows": n, "flagged": int(result["ood"].sum())}
-        return JSONResponse({"task": run.task, "predictions": rows, "guard": guard})
+        return JSONResponse({"task": run.task, "predictions": rows, "guard": result.attrs.get("guard")})
 
     @app.get("/schema")
     def schema() -> dict[str, Any]:
@@ -567,9 +560,8 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
     formats = _image_formats()
     format_names = sorted(formats)
     blank = np.zeros((1, h, w, channels), dtype=np.uint8)
-    for size in BUCKETS:  # compile every padded batch size (model and guard embedding) now, not per request
-        if size <= min(_bucket(max_images), run.image_chunk):  # the most images Run feeds the model at once
-            run.predict_images(np.repeat(blank, size, axis=0))
+    for size in _warm_up_sizes(min(max_images, run.image_chunk)):  # model and guard embedding, not on a request
+        run.predict_images(np.repeat(blank, size, axis=0))
     lock = threading.Lock()
     classes = prep.classes_
     example = _example_image(prep)
@@ -662,7 +654,7 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
 
     def predict_items(items: list[tuple[str, bytes | _NotAnImage]]) -> JSONResponse:
         n = len(items)
-        pixels = np.zeros((_bucket(n), h, w, channels), dtype=np.uint8)  # padded with black images
+        pixels = np.zeros((n, h, w, channels), dtype=np.uint8)
         bad: list[tuple[str, str]] = []
         for k, (label, data) in enumerate(items):
             try:
@@ -676,8 +668,7 @@ def _image_routes(app: Any, run: Any, name: str, responses: dict, limits: dict[s
         if bad:
             raise _BadImages(bad, n, format_names)
         with lock:
-            full = run.predict_images(pixels)
-        result = full.iloc[:n]
+            result = run.predict_images(pixels)  # it pads the batch for the network itself
         rows = [
             {"image": label, **row} for (label, _), row in zip(items, _prediction_rows(result, classes), strict=True)
         ]
