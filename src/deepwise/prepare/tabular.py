@@ -275,11 +275,7 @@ class TabularPreprocessor:
         """:meth:`category_indices` of a text or object column value by value in Python: pandas' per-call cost
         (about 0.5 ms a column) is most of the time of a few rows. The same normalization as
         :func:`_category_strings` (number columns never come here: ``tolist`` would widen float32 values)."""
-        lookup = self.__dict__.setdefault("_vocabulary_lookup", {}).get(name)
-        if lookup is None or lookup[0] is not self.vocabularies_[name]:
-            lookup = (self.vocabularies_[name], {v: i + 2 for i, v in enumerate(self.vocabularies_[name])})
-            self.__dict__["_vocabulary_lookup"][name] = lookup
-        positions = lookup[1]
+        positions = self._layout()["vocabulary_index"][name]
         normalize = str.strip if isinstance(col.dtype, pd.StringDtype) else _category_string  # text or object
         out = np.empty(len(col), dtype=np.int32)
         for i, value in enumerate(col.tolist()):
@@ -347,7 +343,8 @@ class TabularPreprocessor:
         return {FEATURES: features, **arrays}
 
     def _layout(self) -> dict[str, Any]:
-        """Where each input lands in the feature matrix, and the numeric statistics as arrays (computed once)."""
+        """Where each input lands in the feature matrix, the numeric statistics as arrays, and each vocabulary as
+        a dict to its indices (computed once per fitted state)."""
         cached = self.__dict__.get("_layout_cache")
         if cached is not None and cached["names"] is self.feature_names_:
             return cached
@@ -374,6 +371,9 @@ class TabularPreprocessor:
             "indicator_of": np.array(indicator_of, dtype=np.intp),
             "indicator_at": np.array(indicator_at, dtype=np.intp),
             "one_hot_at": one_hot_at,
+            "vocabulary_index": {
+                name: {v: i + 2 for i, v in enumerate(self.vocabularies_[name])} for name in self.categorical
+            },
         }
         self.__dict__["_layout_cache"] = layout
         return layout
