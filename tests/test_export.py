@@ -93,3 +93,37 @@ def test_missing_onnx_extra_is_a_clear_error(run, tmp_path, monkeypatch):
     with pytest.raises(deepwise.DeepwiseError, match="jax2onnx") as info:
         export(run.path, "onnx", tmp_path / "o")
     assert "'export' extra" in str(info.value)
+
+
+def test_image_runs_export_including_a_transferred_network(tmp_path):
+    """Image runs used to crash `export --format onnx` (it sampled table rows); a transferred network (an earlier
+    run's layers nested in the new model) must export too."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    pixels = (digits.images * 255 / 16).astype(np.uint8)
+    np.save(folder / "images.npy", pixels)
+    np.save(folder / "labels.npy", digits.target)
+    common = {"problem": {"target": "label"}, "data": {"path": str(folder)}}
+    base = deepwise.train({**common, "training": {"epochs": 5, "report": False}}, runs_dir=tmp_path, verbose=False)
+    run = deepwise.train(
+        {**common, "model": {"from_run": str(base.path)}, "training": {"epochs": 3, "report": False}},
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    keras_folder = export(run.path, "keras", tmp_path / "k")
+    assert "raw pixel values (0-255" in (keras_folder / "README.md").read_text()
+    assert json.loads((keras_folder / "export.json").read_text())["inputs"]["features"]["shape"] == [None, 8, 8, 1]
+    if not HAS_ONNX:
+        return
+    import onnxruntime as ort
+
+    folder = export(run.path, "onnx", tmp_path / "o")
+    assert json.loads((folder / "export.json").read_text())["check"]["verified"] is True
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    batch = pixels[:40, :, :, None].astype(np.float32)
+    onnx_out = session.run(None, {session.get_inputs()[0].name: batch})[0]
+    expected = run.predict(np.load(tmp_path / "digits" / "images.npy")[:40], guard=False).filter(like="proba_")
+    np.testing.assert_allclose(onnx_out, expected.to_numpy(), atol=1e-5)

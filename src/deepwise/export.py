@@ -80,17 +80,59 @@ def sample_rows(prep: Any, n: int = VERIFY_ROWS, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _model_arrays(run: Any, frame: pd.DataFrame) -> tuple[Any, dict[str, np.ndarray]]:
+def sample_inputs(run: Any, n: int = VERIFY_ROWS, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
+    """The network's input for ``n`` synthetic examples (raw rows transformed, or images of random pixels)."""
     from deepwise.train import model_input
 
-    arrays = run.preprocessor.transform(frame)
+    if run.images:
+        prep = run.preprocessor
+        pixels = np.random.default_rng(seed).integers(0, 256, (n, *prep.image_size, prep.channels))
+        arrays = {name: pixels.astype(np.float32) for name in prep.input_specs()}
+    else:
+        arrays = run.preprocessor.transform(sample_rows(run.preprocessor, n, seed))
     return model_input(arrays), arrays
 
 
+def _onnx_ready(model: Any) -> Any:
+    """The model with each max-pooling layer written as reshape + max (same weights, same outputs).
+
+    jax2onnx 0.17 turns Keras' channels-last 2x2 max-pooling into an ONNX MaxPool over all four axes, which
+    onnxruntime rejects ("Unsupported pooling size"): every CNN failed to export. Only pooling whose strides equal
+    the window with 'valid' padding (deepwise's CNN) is rewritten; anything else is left as it is.
+    """
+    from deepwise.backend import keras_module
+
+    keras = keras_module()
+    ops = keras.ops
+
+    class PoolByReshape(keras.layers.Layer):
+        def __init__(self, pool: tuple[int, int], **kwargs):
+            super().__init__(**kwargs)
+            self.pool = pool
+
+        def call(self, x):
+            (ph, pw), (h, w, c) = self.pool, (x.shape[1] // self.pool[0], x.shape[2] // self.pool[1], x.shape[3])
+            return ops.max(ops.reshape(x[:, : h * ph, : w * pw, :], (-1, h, ph, w, pw, c)), axis=(2, 4))
+
+        def compute_output_shape(self, shape):
+            return (shape[0], shape[1] // self.pool[0], shape[2] // self.pool[1], shape[3])
+
+    def swap(layer):
+        if (
+            type(layer).__name__ == "MaxPooling2D"
+            and layer.padding == "valid"
+            and layer.data_format == "channels_last"
+            and tuple(layer.strides) == tuple(layer.pool_size)
+        ):
+            return PoolByReshape(tuple(layer.pool_size), name=layer.name)
+        return layer  # the same layer: its weights are shared, not copied
+
+    return keras.models.clone_model(model, clone_function=swap, recursive=True)
+
+
 def _write_onnx(run: Any, folder: Path) -> dict[str, Any]:
-    model = run.model
-    frame = sample_rows(run.preprocessor)
-    x, arrays = _model_arrays(run, frame)
+    model = _onnx_ready(run.model)
+    x, arrays = sample_inputs(run)
     model(x)  # a loaded model has never been called, which export() requires
     path = folder / MODEL_FILES["onnx"]
     model.export(str(path), format="onnx", verbose=False)
@@ -106,18 +148,18 @@ def _write_onnx(run: Any, folder: Path) -> dict[str, Any]:
     if len(feed) != len(names):  # names differ from the Keras input names: feed in the model's input order
         feed = dict(zip(names, arrays.values(), strict=True))
     onnx_out = np.asarray(session.run(None, feed)[0])
-    keras_out = np.asarray(model.predict(x, verbose=0))
+    keras_out = np.asarray(run.model.predict(x, verbose=0))  # the run's own model, not the rewritten copy
     diff = float(np.max(np.abs(onnx_out.reshape(keras_out.shape) - keras_out)))
     info.update(
         verified=diff <= VERIFY_TOLERANCE,
         max_abs_difference=diff,
-        rows=len(frame),
+        rows=VERIFY_ROWS,
         onnxruntime=ort.__version__,
         inputs=[{"name": i.name, "shape": [str(d) for d in i.shape], "type": i.type} for i in session.get_inputs()],
     )
     if diff > VERIFY_TOLERANCE:
         raise DeepwiseError(
-            f"The ONNX file differs from the Keras model by up to {diff:.3g} on {len(frame)} sample rows.",
+            f"The ONNX file differs from the Keras model by up to {diff:.3g} on {VERIFY_ROWS} sample inputs.",
             expected=f"agreement within {VERIFY_TOLERANCE:g}",
             fix="export with --format keras, and report this with `deepwise doctor` output.",
         )
@@ -126,7 +168,7 @@ def _write_onnx(run: Any, folder: Path) -> dict[str, Any]:
 
 def _write_saved_model(run: Any, folder: Path) -> dict[str, Any]:
     model = run.model
-    x, _ = _model_arrays(run, sample_rows(run.preprocessor, n=2))
+    x, _ = sample_inputs(run, n=2)
     model(x)
     model.export(str(folder / MODEL_FILES["saved_model"]), format="tf_saved_model", verbose=False)
     return {"verified": False, "note": "load with tf.saved_model.load(path).serve(inputs)"}
@@ -136,14 +178,20 @@ README = """# deepwise export ({fmt})
 
 Exported from the run `{run}` (task: {task}, target: '{target}').
 
-- `{model_file}`: the network. It takes *preprocessed* arrays: {inputs}.
-- `preprocessing.json`: how raw rows become those arrays (column order, medians, means and standard deviations,
-  category vocabularies). Apply it with `deepwise.prepare.tabular.TabularPreprocessor.load("preprocessing.json")
-  .transform(rows)`, or reimplement it from the JSON.
+- `{model_file}`: the network. {preprocessing}
 - `export.json`: inputs, outputs, classes, and how the export was checked.
 
 Output: {output}
 """
+
+
+TABLE_INPUT = """It takes *preprocessed* arrays: {inputs}.
+- `preprocessing.json`: how raw rows become those arrays (column order, medians, means and standard deviations,
+  category vocabularies). Apply it with `deepwise.prepare.tabular.TabularPreprocessor.load("preprocessing.json")
+  .transform(rows)`, or reimplement it from the JSON."""
+IMAGE_INPUT = """It takes images as raw pixel values (0-255, not rescaled: the network does that
+  itself): {inputs}, i.e. [images, height, width, channels].
+- `preprocessing.json`: the image size and channels to resize and convert your images to, and the classes."""
 
 
 def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None = None, force: bool = False) -> Path:
@@ -211,7 +259,7 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
                 task=run.task,
                 target=prep.target,
                 model_file=MODEL_FILES[fmt],
-                inputs=inputs,
+                preprocessing=(IMAGE_INPUT if run.images else TABLE_INPUT).format(inputs=inputs),
                 output=output_text,
             ),
         )
