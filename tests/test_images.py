@@ -74,42 +74,67 @@ def test_mnist_arrays_cnn_beats_pixel_logistic_regression(mnist_run):
 
 @pytest.mark.slow
 def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
-    """Train on digits 0-4; transfer to 5-9 with 50 images per class; compare with the same CNN from scratch,
-    both measured on the ~2,250 other MNIST images of 5-9.
+    """Issue 4's bar: train on digits 0-4; transfer that run's model to 5-9 with 50 images per class; it beats the
+    same architecture trained from scratch on those 250 images. Both are scored on the ~2,250 other MNIST images of
+    5-9, on three draws of the 50 per class (a single draw of 250 images moves a CNN by several points).
 
-    Measured (seeds 0/1 of the 50-per-class draw; same architecture, same training settings on both sides):
-    default CNN: scratch 0.920/0.928, transfer frozen 0.875/0.855, transfer + fine-tuning all layers at 1e-3
-    0.922/0.897; transferring only the first one or two conv blocks 0.904-0.926; a wider CNN [32, 64, 128] with
-    augmentation on both sides: scratch 0.954/0.953, transfer + fine-tuning 0.944/0.912; a base trained on 0-4 WITH
-    augmentation (translation/rotation/zoom), everything augmented, seed 0: scratch 0.937, transfer fine-tuned at
-    1e-3 0.910, at 1e-4 0.835; flatten pooling, everything augmented, seeds 0/1: scratch 0.956/0.959, transfer
-    fine-tuned at 1e-3 0.945/0.929. A batch-normalized CNN [32, 64, 128] on both sides, base augmented (0.996 on 0-4),
-    seeds 0/1: scratch 0.880/0.947, transfer fine-tuned at 1e-3 0.970/0.940, at 1e-4 0.916/0.946 -- a win on one
-    draw only (scratch with batch norm on 160 images varies that much). Issue 4's bar (transfer
-    beats scratch) is NOT met on this data -- features learned from 2,500 images of 0-4 do not help a CNN that
-    learns 5-9 from 160 training images -- and the issue stays open. What this test holds: the frozen transferred
-    features alone classify digits the base never saw far above chance (0.2), with only the new head trained."""
+    The architecture is a CNN with batch normalization ([16, 32, 64] filters), on both sides. Measured with deepwise
+    (``/tmp/x/dw.py``, draws 0-4, default training settings): scratch 0.874/0.921/0.860/0.882/0.896 (mean 0.887);
+    transfer, every layer trained on from the base's weights (the default for from_run) 0.944/0.948/0.940/0.951/0.934
+    (0.943); the same with the base frozen and a new head 0.914/0.907/0.882/0.897/0.894 (0.899). The transfer also
+    beats deepwise's default CNN (no batch norm) from scratch on every draw: 0.934/0.932/0.936/0.920/0.903 (0.925).
+    What does NOT transfer: a base without batch norm (the default CNN): trained on whole 0.907 and frozen 0.877
+    (means of the same five draws) against 0.925 from scratch; nor did freezing and then fine-tuning the top layers,
+    wider or flattened CNNs, or augmented bases (stops 8-14; numbers in the issue's notes)."""
     x, y = mnist
     low = y < 5
-    base = deepwise.train(_write_arrays(tmp_path / "low", x[low], y[low]), runs_dir=tmp_path / "r", verbose=False)
-    high = np.flatnonzero(~low)
-    rng = np.random.default_rng(0)
-    few = np.concatenate([rng.choice(high[y[high] == k], 50, replace=False) for k in range(5, 10)])
-    rest = np.setdiff1d(high, few)
-    small = _write_arrays(tmp_path / "few", x[few], y[few])
-    held_out = _write_arrays(tmp_path / "rest", x[rest], y[rest])
-    transfer = deepwise.train(
-        {"problem": {"target": "label"}, "data": {"path": str(small)}, "model": {"from_run": str(base.path)}},
+    model = {"conv_filters": [16, 32, 64], "batch_norm": True}
+    quiet = {"report": False}
+    base = deepwise.train(
+        {
+            "problem": {"target": "label"},
+            "data": {"path": str(_write_arrays(tmp_path / "low", x[low], y[low]))},
+            "model": model,
+            "training": quiet,
+        },
         runs_dir=tmp_path / "r",
         verbose=False,
     )
-    scratch = deepwise.train(small, runs_dir=tmp_path / "r", verbose=False)
-    transfer_acc = transfer.evaluate(held_out)["accuracy"]
-    scratch_acc = scratch.evaluate(held_out)["accuracy"]
-    print(f"transfer {transfer_acc:.3f} vs scratch {scratch_acc:.3f} on {len(rest)} held-out images")
-    assert transfer_acc >= 0.85 and scratch_acc >= 0.85
-    manifest = transfer.manifest
-    assert manifest["trainable_parameters"] < manifest["parameters"]  # the transferred base is frozen
+    high = np.flatnonzero(~low)
+    results = []
+    for draw in range(3):
+        rng = np.random.default_rng(draw)
+        few = np.concatenate([rng.choice(high[y[high] == k], 50, replace=False) for k in range(5, 10)])
+        rest = np.setdiff1d(high, few)
+        common = {
+            "problem": {"target": "label"},
+            "data": {"path": str(_write_arrays(tmp_path / f"few{draw}", x[few], y[few]))},
+            "training": quiet,
+        }
+        held_out = _write_arrays(tmp_path / f"rest{draw}", x[rest], y[rest])
+        transfer = deepwise.train(
+            {**common, "model": {"from_run": str(base.path)}}, runs_dir=tmp_path / "r", verbose=False
+        )
+        scratch = deepwise.train({**common, "model": model}, runs_dir=tmp_path / "r", verbose=False)
+        results.append((transfer.evaluate(held_out)["accuracy"], scratch.evaluate(held_out)["accuracy"]))
+        print(f"draw {draw}: transfer {results[-1][0]:.3f} vs scratch {results[-1][1]:.3f} on {len(rest)} images")
+    assert transfer.config.model.freeze_base is False  # resolved into the run's config: the default for from_run
+    assert all(t > s for t, s in results), results
+    assert np.mean([t - s for t, s in results]) >= 0.02, results
+
+    frozen = deepwise.train(
+        {**common, "model": {"from_run": str(base.path), "freeze_base": True}}, runs_dir=tmp_path / "r", verbose=False
+    )
+    # the frozen features alone classify digits the base never saw far above chance (0.2), only the head trained
+    assert frozen.evaluate(held_out)["accuracy"] >= 0.85
+    assert frozen.manifest["trainable_parameters"] < transfer.manifest["trainable_parameters"]
+    reloaded = deepwise.load_run(transfer.path)  # the transferred network saves and loads like any other
+    np.testing.assert_allclose(
+        reloaded.predict(held_out / "images.npy", guard=False).filter(like="proba_").to_numpy()[:50],
+        transfer.predict(held_out / "images.npy", guard=False).filter(like="proba_").to_numpy()[:50],
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 @pytest.mark.slow
@@ -177,6 +202,58 @@ def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, di
         assert m["trainable_parameters"] < m["parameters"]
         assert len(run.history) == 3  # 2 epochs of the head, then 1 of fine-tuning
         assert np.isfinite(run.metrics["test"]["log_loss"])
+
+
+def test_freeze_base_false_trains_every_layer_but_batch_norm(tmp_path, digits_folder):
+    from deepwise.config import ModelConfig
+    from deepwise.errors import ConfigError
+    from deepwise.models.cnn import build_pretrained
+    from deepwise.tasks import TASKS
+
+    specs = {"features": {"shape": (32, 32, 3)}}
+    for freeze in (True, False):
+        cfg = ModelConfig(type="pretrained", base="MobileNetV2", weights=None, freeze_base=freeze, dropout=0.1)
+        model = build_pretrained(specs, TASKS["multiclass"], 10, cfg)
+        base = next(layer for layer in model.layers if hasattr(layer, "layers"))
+        convs = [layer for layer in base.layers if type(layer).__name__ == "Conv2D"]
+        norms = [layer for layer in base.layers if type(layer).__name__ == "BatchNormalization"]
+        assert all(layer.trainable is not freeze for layer in convs) and convs
+        assert not any(layer.trainable for layer in norms) and norms  # ImageNet statistics are kept either way
+    config = {
+        "problem": {"target": "label"},
+        "data": {"path": str(digits_folder), "image_size": [32, 32], "channels": 3},
+        "model": {"type": "pretrained", "weights": None, "freeze_base": False, "fine_tune_layers": 2},
+    }
+    with pytest.raises(ConfigError, match="fine_tune_layers: 2") as caught:
+        deepwise.train(config, runs_dir=tmp_path, verbose=False)
+    assert "freeze_base: true" in caught.value.fix
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_fine_tuning_that_never_beats_the_head_ends_with_the_heads_weights(tmp_path):
+    """The best epoch of both phases is kept: a fine-tuning learning rate that wrecks the network (0.5) used to
+    end with the least bad fine-tuning epoch (validation loss 14.5 instead of 0.22)."""
+    from types import SimpleNamespace
+
+    from sklearn.datasets import load_digits
+
+    from deepwise.tune import refit_config_for
+
+    digits = load_digits()
+    folder = _write_arrays(tmp_path / "digits", (digits.images * 255 / 16).astype(np.uint8), digits.target)
+    common = {"problem": {"target": "label"}, "data": {"path": str(folder)}}
+    base = deepwise.train({**common, "training": {"epochs": 20, "report": False}}, runs_dir=tmp_path, verbose=False)
+    model = {"from_run": str(base.path), "fine_tune_layers": 4, "fine_tune_learning_rate": 0.5, "fine_tune_epochs": 3}
+    run = deepwise.train(
+        {**common, "model": model, "training": {"epochs": 8, "report": False}}, runs_dir=tmp_path, verbose=False
+    )
+    val_loss = run.history["val_loss"].to_numpy()
+    assert len(val_loss) == 11 and val_loss[8:].min() > 2 * val_loss[:8].min()  # the fine-tuning made it worse
+    m = run.metrics
+    assert m["fine_tune_from"] == 8 and m["best_epoch"] == 1 + int(val_loss.argmin()) <= 8
+    assert m["validation"]["log_loss"] == pytest.approx(val_loss[:8].min(), abs=1e-3)
+    refit = refit_config_for(SimpleNamespace(best=SimpleNamespace(run_dir=str(run.path)), best_config=run.config))
+    assert refit.training.epochs == m["best_epoch"] and refit.model.fine_tune_epochs == 0  # no fine-tuning to redo
 
 
 @pytest.mark.parametrize("pooling", ["max", "flatten"])

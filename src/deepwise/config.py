@@ -170,6 +170,12 @@ class ModelConfig(_Section):
         "imagenet", description="pretrained: imagenet (downloaded by Keras), a local weights file, or null (random)"
     )
     from_run: str | None = Field(None, description="transfer learning from an earlier deepwise image run's model")
+    freeze_base: bool | None = Field(
+        None,
+        description="transfer: true = the reused layers stay fixed and only a new head trains (then fine_tune_layers, "
+        "if set); false = every layer trains on from the reused weights at training.learning_rate; null = false for "
+        "model.from_run without fine_tune_layers, true otherwise",
+    )
     fine_tune_layers: int = Field(0, ge=0, description="transfer: unfreeze the top N base layers after the head")
     fine_tune_epochs: int = Field(10, ge=0, description="transfer: epochs of fine-tuning (with fine_tune_layers)")
     fine_tune_learning_rate: float = Field(1e-5, gt=0, description="transfer: learning rate while fine-tuning")

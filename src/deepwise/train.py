@@ -562,6 +562,10 @@ def _callbacks_module():
         def state(self) -> dict[str, Any]:
             return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}
 
+        def carry_over(self, weights: list) -> None:
+            """The next fit (fine-tuning) has to beat this fit's best epoch, whose weights are ``weights``."""
+            self.resume_state = {**self.state(), "wait": 0, "best_weights": weights}
+
     class RunRecorder(keras.callbacks.Callback):
         """Records history rows, prints progress and writes checkpoints for ``--resume``."""
 
@@ -933,7 +937,8 @@ def _fit_and_finish_locked(
     if not fit_done:
         recorder.save(len(history), fit_done=True)  # a crash while writing the run resumes here, without training
     try:
-        return _finish(path, data, model, manifest, timer, out, history, stopper)
+        tuned_from = recorder.fine_tune_from if recorder.fine_tune_from is not None else fine_tune_from
+        return _finish(path, data, model, manifest, timer, out, history, stopper, tuned_from)
     except KeyboardInterrupt:
         _mark(path, manifest, STATUS_INTERRUPTED, timer)
         end_run(path, "KILLED")
@@ -965,7 +970,9 @@ def _mark(path: Path, manifest: dict, status: str, timer: Timer) -> None:
         pass
 
 
-def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer, out, history, stopper):
+def _finish(
+    path: Path, data: PreparedData, model, manifest: dict, timer: Timer, out, history, stopper, fine_tune_from=None
+):
     """After training: evaluate, compare with baselines, fit the guard, write the run (manifest complete last)."""
     cfg = data.config
     tcfg = cfg.training
@@ -1002,6 +1009,7 @@ def _finish(path: Path, data: PreparedData, model, manifest: dict, timer: Timer,
         "validation_held_out": not cfg.data.split.train_on_validation,
         "best_epoch": best_epoch,
         "epochs_trained": len(history),
+        **({"fine_tune_from": fine_tune_from} if fine_tune_from is not None else {}),  # epochs before fine-tuning
     }
     with timer("baselines"):
         metrics.update(_compare_with_baselines(data, test_output, history, best_epoch))
@@ -1117,6 +1125,10 @@ def _fine_tune(model, data: PreparedData, callbacks: list, history: list[dict], 
         )
     done = len(history)
     recorder.fine_tune_from = done  # checkpoints from here on say so: a resume unfreezes the same layers first
+    if recorder.stopper is not None:
+        # The best epoch of both phases is kept: fine-tuning that never beats the head's validation loss ends
+        # with the head's weights, not with the least bad fine-tuning epoch.
+        recorder.stopper.carry_over(model.get_weights())
     data.fit(model, callbacks, done + cfg.model.fine_tune_epochs, done)
 
 

