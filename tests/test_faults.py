@@ -310,3 +310,41 @@ def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
     assert run.metrics["epochs_trained"] == reference.metrics["epochs_trained"] == 6
     assert run.manifest["trainable_parameters"] == reference.manifest["trainable_parameters"]  # layers unfrozen
     assert abs(run.metrics["test"]["accuracy"] - reference.metrics["test"]["accuracy"]) <= 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("failpoint", "when"),
+    [("state.npz:4", "in the first fine-tuning epoch"), ("state.npz:7", "after training, writing the run")],
+)
+def test_killed_around_fine_tuning_with_early_stopping_resumes(tmp_path, failpoint, when):
+    """With early stopping on (the default): a resume that has no epoch left to fit in the current phase used to
+    read early stopping's state before Keras had set it (AttributeError 'best_epoch'), both when the head phase was
+    complete and fine-tuning had not checkpointed yet, and when only writing the run was left."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    np.save(folder / "images.npy", (digits.images * 255 / 16).astype(np.uint8))
+    np.save(folder / "labels.npy", digits.target)
+    base = deepwise.train(
+        {"problem": {"target": "label"}, "data": {"path": str(folder)}, "training": {"epochs": 5, "report": False}},
+        runs_dir=tmp_path / "runs",
+        verbose=False,
+    )
+    config = tmp_path / "transfer.yaml"
+    config.write_text(
+        f"problem: {{target: label}}\ndata: {{path: '{folder}'}}\n"
+        f"model: {{from_run: '{base.path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
+        "training: {epochs: 3, checkpoint_every_s: 0, report: false}\n"
+    )
+    run_dir = tmp_path / "killed"
+    killed = _deepwise("train", config, "--run-dir", run_dir, failpoint=failpoint)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    resumed = _deepwise("train", "--resume", run_dir)
+    assert resumed.returncode == 0, f"killed {when}: " + resumed.stdout + resumed.stderr
+    metrics = deepwise.load_run(run_dir).metrics
+    assert metrics["epochs_trained"] == 6 and metrics["fine_tune_from"] == 3
+    assert 1 <= metrics["best_epoch"] <= 6

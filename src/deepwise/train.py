@@ -550,9 +550,15 @@ def _callbacks_module():
         def __init__(self, resume_state: dict[str, Any] | None = None, **kwargs):
             super().__init__(**kwargs)
             self.resume_state = resume_state
+            # Keras sets these in on_train_begin only; a resume with nothing left to fit reads them all the same
+            self.best, self.best_epoch = None, 0
+            self._apply_resume_state()
 
         def on_train_begin(self, logs=None):
             super().on_train_begin(logs)
+            self._apply_resume_state()
+
+        def _apply_resume_state(self) -> None:
             if self.resume_state:
                 self.wait = self.resume_state["wait"]
                 self.best = self.resume_state["best"]
