@@ -230,6 +230,39 @@ def test_freeze_base_false_trains_every_layer_but_batch_norm(tmp_path, digits_fo
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
+def test_transferred_bases_train_what_they_should():
+    """Trained on whole (freeze_base: false): a deepwise CNN's batch norm re-estimates its statistics, also in a
+    transfer of a transfer; a keras.applications base inside an earlier run keeps its batch norm and its fixed
+    preprocess_input; the earlier run's augmentation layers are not part of the transferred base."""
+    from deepwise.config import AugmentationConfig, ModelConfig
+    from deepwise.models.cnn import _all_layers, applications_in, build_cnn, build_from_run, build_pretrained
+    from deepwise.tasks import TASKS
+
+    task = TASKS["multiclass"]
+    whole = ModelConfig(type="pretrained", freeze_base=False, dropout=0.1)
+    cnn = build_cnn(
+        {"features": {"shape": (28, 28, 1)}},
+        task,
+        5,
+        ModelConfig(type="cnn", conv_filters=[8, 16], batch_norm=True, dropout=0.1),
+        AugmentationConfig(translation=0.1),
+    )
+    twice = build_from_run(build_from_run(cnn, task, 5, whole), task, 5, whole)
+    layers = _all_layers(twice)
+    norms = [layer for layer in layers if type(layer).__name__ == "BatchNormalization"]
+    assert len(norms) == 2 and all(layer.trainable for layer in norms)
+    assert not any(layer.name.startswith("aug_") for layer in layers) and not applications_in(twice)
+
+    app = ModelConfig(type="pretrained", base="MobileNetV2", weights=None, freeze_base=True, dropout=0.1)
+    earlier = build_pretrained({"features": {"shape": (32, 32, 3)}}, task, 5, app)
+    reused = build_from_run(earlier, task, 5, whole)
+    (application,) = applications_in(reused)
+    inner = _all_layers(application)
+    assert all(not layer.trainable for layer in inner if type(layer).__name__ == "BatchNormalization")
+    assert all(layer.trainable for layer in inner if type(layer).__name__ == "Conv2D")
+    assert not next(layer for layer in _all_layers(reused) if layer.name == "preprocess_input").trainable
+
+
 def test_fine_tuning_that_never_beats_the_head_ends_with_the_heads_weights(tmp_path):
     """The best epoch of both phases is kept: a fine-tuning learning rate that wrecks the network (0.5) used to
     end with the least bad fine-tuning epoch (validation loss 14.5 instead of 0.22)."""
@@ -254,6 +287,31 @@ def test_fine_tuning_that_never_beats_the_head_ends_with_the_heads_weights(tmp_p
     assert m["validation"]["log_loss"] == pytest.approx(val_loss[:8].min(), abs=1e-3)
     refit = refit_config_for(SimpleNamespace(best=SimpleNamespace(run_dir=str(run.path)), best_config=run.config))
     assert refit.training.epochs == m["best_epoch"] and refit.model.fine_tune_epochs == 0  # no fine-tuning to redo
+
+
+def test_refit_of_a_fine_tuned_trial_repeats_both_phases(tmp_path):
+    """tune --refit trains without early stopping: the head up to its best epoch (fine-tuning started from those
+    weights), then as many fine-tuning epochs as the best trial's best epoch came after the head phase."""
+    import json
+    from types import SimpleNamespace
+
+    from deepwise.config import Config
+    from deepwise.tune import refit_config_for
+
+    config = Config.model_validate(
+        {
+            "problem": {"target": "label"},
+            "data": {"path": str(tmp_path)},
+            "model": {"from_run": "earlier", "fine_tune_layers": 3, "fine_tune_epochs": 10},
+            "training": {"epochs": 50},
+        }
+    )
+    losses = [1.0, 0.5, 0.6, 0.7, 0.45, 0.3, 0.35]  # head: epochs 1-4 (best 2); fine-tuning: 5-7 (best 6)
+    pd.DataFrame({"epoch": range(1, 8), "val_loss": losses}).to_csv(tmp_path / "history.csv", index=False)
+    (tmp_path / "metrics.json").write_text(json.dumps({"best_epoch": 6, "fine_tune_from": 4}))
+    refit = refit_config_for(SimpleNamespace(best=SimpleNamespace(run_dir=str(tmp_path)), best_config=config))
+    assert (refit.training.epochs, refit.model.fine_tune_epochs) == (2, 2)
+    assert not refit.training.early_stopping.enabled and refit.data.split.train_on_validation
 
 
 @pytest.mark.parametrize("pooling", ["max", "flatten"])

@@ -174,7 +174,7 @@ class ModelConfig(_Section):
         None,
         description="transfer: true = the reused layers stay fixed and only a new head trains (then fine_tune_layers, "
         "if set); false = every layer trains on from the reused weights at training.learning_rate; null = false for "
-        "model.from_run without fine_tune_layers, true otherwise",
+        "a model.from_run CNN without fine_tune_layers, true otherwise (keras.applications bases)",
     )
     fine_tune_layers: int = Field(0, ge=0, description="transfer: unfreeze the top N base layers after the head")
     fine_tune_epochs: int = Field(10, ge=0, description="transfer: epochs of fine-tuning (with fine_tune_layers)")

@@ -167,7 +167,7 @@ def _resolve_freeze_base(model) -> None:
     (the same CNN from scratch: 0.887), so an earlier deepwise run trains on whole by default; a keras.applications
     base, trained on ImageNet, stays frozen (Keras' recommended workflow for a large base on a small data set).
     """
-    if model.freeze_base is None:
+    if model.freeze_base is None:  # an earlier deepwise CNN trains on whole; a keras.applications base stays frozen
         model.freeze_base = not model.from_run or model.fine_tune_layers > 0
     elif not model.freeze_base and model.fine_tune_layers:
         raise ConfigError(
@@ -212,11 +212,14 @@ def resolve_images(config: Config) -> Problem:
             fix="set model.type: cnn or pretrained.",
         )
     if model.from_run:
+        from deepwise.models.cnn import applications_in
         from deepwise.predict import load_run
 
-        earlier = load_run(model.from_run).preprocessor
-        d.image_size, d.channels = list(earlier.image_size), earlier.channels
+        earlier = load_run(model.from_run)
+        d.image_size, d.channels = list(earlier.preprocessor.image_size), earlier.preprocessor.channels
         model.type = "pretrained"
+        if model.freeze_base is None and applications_in(earlier.model):
+            model.freeze_base = True  # a keras.applications base underneath: frozen, as for model.base
     if model.type == "pretrained":
         _resolve_freeze_base(model)
     if d.image_size is None or d.channels is None:

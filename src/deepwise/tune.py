@@ -60,7 +60,7 @@ from rich.markup import escape
 
 from deepwise.config import Config, config_from_dict, dump_config
 from deepwise.errors import ConfigError, DataError, DeepwiseError, RunError
-from deepwise.runs import atomic_write_text
+from deepwise.runs import HISTORY, atomic_write_text
 
 STUDY_DB = "study.db"
 BEST_CONFIG = "best.yaml"
@@ -1093,6 +1093,21 @@ def tune(
     return result
 
 
+def _head_best_epoch(run_dir: Path, head_end: int, cfg: Config) -> int | None:
+    """The epoch (1-based) whose weights early stopping restored at the end of the head phase, from history.csv."""
+    import pandas as pd
+
+    try:
+        losses = pd.read_csv(run_dir / HISTORY)["val_loss"].to_numpy()[:head_end]
+    except (OSError, KeyError, ValueError):
+        return None
+    best, best_epoch = math.inf, None
+    for epoch, loss in enumerate(losses, start=1):  # Keras' rule: better by more than min_delta
+        if loss + cfg.training.early_stopping.min_delta < best:
+            best, best_epoch = loss, epoch
+    return best_epoch
+
+
 def refit_config_for(result: StudyResult) -> Config:
     """The best config as a final refit: train + validation rows, no early stopping, the best trial's best epoch.
 
@@ -1116,8 +1131,11 @@ def refit_config_for(result: StudyResult) -> Config:
     head_epochs = int(best_epoch)
     if cfg.model.fine_tune_layers and cfg.model.fine_tune_epochs:
         head_end = cfg.training.epochs if tuned_from is None else int(tuned_from)  # where fine-tuning began
-        # the best epoch fell in fine-tuning: the head's epochs, then that many of fine-tuning; else no fine-tuning
+        # the best epoch fell in fine-tuning: the head's best epoch (fine-tuning started from its weights), then
+        # that many epochs of fine-tuning; else the head's epochs and no fine-tuning
         cfg.model.fine_tune_epochs = max(head_epochs - head_end, 0)
+        if cfg.model.fine_tune_epochs and tuned_from is not None:
+            head_epochs = _head_best_epoch(Path(result.best.run_dir), head_end, cfg) or head_end
         head_epochs = min(head_epochs, head_end)
     cfg.training.epochs = head_epochs
     cfg.training.early_stopping.enabled = False

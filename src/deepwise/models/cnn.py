@@ -23,6 +23,8 @@ from deepwise.models.mlp import dense_head
 from deepwise.tasks import TaskSpec
 
 EMBEDDING_LAYER = "embedding"
+TRANSFERRED_BASE = "transferred_base"  # an earlier run's layers inside a transfer model
+PREPROCESS_LAYER = "preprocess_input"
 _POOLING_TEXT = {"average": "global average pooling", "max": "global max pooling", "flatten": "flattening"}
 BN_MOMENTUM = 0.9  # of the moving statistics
 
@@ -148,7 +150,7 @@ def build_pretrained(
     if base.trainable:  # Keras' advice for a large base: its batch norm keeps the statistics learned on ImageNet
         _keep_batch_norm_statistics(base)
     inputs, x = augmented_input(shape, augmentation, seed)
-    x = preprocessing_layer(config.base, "preprocess_input")(x)
+    x = preprocessing_layer(config.base, PREPROCESS_LAYER)(x)
     x = base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
@@ -158,7 +160,7 @@ def build_pretrained(
 def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfig, augmentation=None, seed: int = 0):
     """Reuse an earlier run's network up to its embedding layer and add a new head.
 
-    ``config.freeze_base``: True keeps the reused layers fixed (run in inference mode); False trains all of them on
+    ``config.freeze_base``: True keeps the reused weights fixed (batch norm in inference mode); False trains them on
     from their weights, batch normalization included: its statistics are re-estimated on the new images (measured
     in plain Keras, MNIST 0-4 -> 5-9, 50 images per class, means of 10 draws: 0.933 vs 0.928 with the earlier
     statistics kept; 10 of 10 draws above scratch vs 7 of 10). A keras.applications base inside the earlier run
@@ -175,17 +177,38 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
         ) from None
     augmenting = [layer for layer in run_model.layers if layer.name.startswith("aug_")]
     start = augmenting[-1].output if augmenting else _single_input(run_model)
-    base = keras.Model(start, embedding.output, name="transferred_base")
+    base = keras.Model(start, embedding.output, name=TRANSFERRED_BASE)
     train_whole = config.freeze_base is False
     base.trainable = train_whole
     if train_whole:
-        for nested in (layer for layer in base.layers if hasattr(layer, "layers")):
-            _keep_batch_norm_statistics(nested)
+        for application in applications_in(base):
+            _keep_batch_norm_statistics(application)
+        for layer in _all_layers(base):
+            if layer.name == PREPROCESS_LAYER:  # preprocess_input is a fixed map, never learned
+                layer.trainable = False
     inputs, x = augmented_input(run_model.input_shape[1:], augmentation, seed)
     x = base(x) if train_whole else base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
     return keras.Model(inputs, out, name="deepwise_transfer")
+
+
+def applications_in(model) -> list:
+    """The keras.applications bases inside a deepwise network (through transferred bases, which are our own)."""
+    found = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found.extend(applications_in(layer) if layer.name == TRANSFERRED_BASE else [layer])
+    return found
+
+
+def _all_layers(model) -> list:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
 
 
 def _keep_batch_norm_statistics(model) -> None:
