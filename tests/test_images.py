@@ -79,7 +79,7 @@ def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
     5-9, on three draws of the 50 per class (a single draw of 250 images moves a CNN by several points).
 
     The architecture is a CNN with batch normalization ([16, 32, 64] filters), on both sides. Measured with deepwise
-    (``/tmp/x/dw.py``, draws 0-4, default training settings): scratch 0.874/0.921/0.860/0.882/0.896 (mean 0.887);
+    (``bench/transfer.py``, draws 0-4, default training settings): scratch 0.874/0.921/0.860/0.882/0.896 (mean 0.887);
     transfer, every layer trained on from the base's weights (the default for from_run) 0.944/0.948/0.940/0.951/0.934
     (0.943); the same with the base frozen and a new head 0.914/0.907/0.882/0.897/0.894 (0.899). The transfer also
     beats deepwise's default CNN (no batch norm) from scratch on every draw: 0.934/0.932/0.936/0.920/0.903 (0.925).
