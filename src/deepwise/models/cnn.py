@@ -149,6 +149,7 @@ def build_pretrained(
     base.trainable = config.freeze_base is False
     if base.trainable:  # Keras' advice for a large base: its batch norm keeps the statistics learned on ImageNet
         _keep_batch_norm_statistics(base)
+    _dropout_off(base)  # the base runs in inference mode (training=False below), dropout included
     inputs, x = augmented_input(shape, augmentation, seed)
     x = preprocessing_layer(config.base, PREPROCESS_LAYER)(x)
     x = base(x, training=False)
@@ -183,9 +184,12 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
     if train_whole:
         for application in applications_in(base):
             _keep_batch_norm_statistics(application)
+            _dropout_off(application)
         for layer in _all_layers(base):
             if layer.name == PREPROCESS_LAYER:  # preprocess_input is a fixed map, never learned
                 layer.trainable = False
+    else:
+        _dropout_off(base)
     inputs, x = augmented_input(run_model.input_shape[1:], augmentation, seed)
     x = base(x) if train_whole else base(x, training=False)
     x = keras.layers.Identity(name=EMBEDDING_LAYER)(x)
@@ -209,6 +213,19 @@ def _all_layers(model) -> list:
         if hasattr(layer, "layers"):
             out.extend(_all_layers(layer))
     return out
+
+
+def _dropout_off(model) -> None:
+    """Dropout in ``model`` acts as at inference, also while the network around it trains.
+
+    ``base(x, training=False)`` alone does not do it: Keras 3 passes the outer model's ``training=True`` on to every
+    layer inside (``keras/src/models/functional.py: operation_fn``), so EfficientNet's stochastic depth dropped
+    residual branches of a frozen base while the head trained. A rate of 0 is what inference does.
+    """
+    keras = keras_module()
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
 
 
 def _keep_batch_norm_statistics(model) -> None:
