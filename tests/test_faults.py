@@ -315,7 +315,7 @@ def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("failpoint", "when"),
-    [("state.npz:4", "in the first fine-tuning epoch"), ("state.npz:7", "after training, writing the run")],
+    [("state.npz:4", "in the first fine-tuning epoch"), ("model.keras:1", "after training, writing the run")],
 )
 def test_killed_around_fine_tuning_with_early_stopping_resumes(tmp_path, failpoint, when):
     """With early stopping on (the default): a resume that has no epoch left to fit in the current phase used to

@@ -263,6 +263,44 @@ def test_transferred_bases_train_what_they_should():
     assert not next(layer for layer in _all_layers(reused) if layer.name == "preprocess_input").trainable
 
 
+def test_an_inference_mode_base_has_no_dropout_while_the_head_trains():
+    """Keras 3 passes the outer model's training=True into base(x, training=False): EfficientNet's stochastic depth
+    dropped residual branches of a frozen base while the head trained (the base's output differed between two
+    training-mode calls); its dropout now acts as at inference, frozen or trained whole."""
+    from deepwise.backend import keras_module
+    from deepwise.config import ModelConfig
+    from deepwise.models.cnn import build_pretrained
+    from deepwise.tasks import TASKS
+
+    keras = keras_module()
+    x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype(np.float32)
+    for freeze in (True, False):
+        cfg = ModelConfig(type="pretrained", base="EfficientNetB0", weights=None, freeze_base=freeze, dropout=0.1)
+        model = build_pretrained({"features": {"shape": (32, 32, 3)}}, TASKS["multiclass"], 5, cfg)
+        base_output = keras.Model(model.inputs[0], model.get_layer("embedding").output)
+        first, second = (np.asarray(base_output(x, training=True)) for _ in range(2))
+        np.testing.assert_array_equal(first, second)
+        assert model.get_layer("dropout_1").rate == 0.1  # the new head's own dropout is untouched
+
+
+def test_transfer_from_a_table_run_is_a_clear_error(tmp_path, digits_folder, penguins_csv):
+    from deepwise.errors import ConfigError
+
+    table = deepwise.train(
+        {"problem": {"target": "species"}, "data": {"path": str(penguins_csv)}, "training": {"epochs": 2}},
+        runs_dir=tmp_path / "runs",
+        verbose=False,
+    )
+    config = {
+        "problem": {"target": "label"},
+        "data": {"path": str(digits_folder)},
+        "model": {"from_run": str(table.path)},
+    }
+    with pytest.raises(ConfigError, match="multiclass run") as caught:
+        deepwise.train(config, runs_dir=tmp_path / "new", verbose=False)
+    assert "image run" in caught.value.fix and not (tmp_path / "new").exists()
+
+
 def test_fine_tuning_that_never_beats_the_head_ends_with_the_heads_weights(tmp_path):
     """The best epoch of both phases is kept: a fine-tuning learning rate that wrecks the network (0.5) used to
     end with the least bad fine-tuning epoch (validation loss 14.5 instead of 0.22)."""
@@ -312,6 +350,10 @@ def test_refit_of_a_fine_tuned_trial_repeats_both_phases(tmp_path):
     refit = refit_config_for(SimpleNamespace(best=SimpleNamespace(run_dir=str(tmp_path)), best_config=config))
     assert (refit.training.epochs, refit.model.fine_tune_epochs) == (2, 2)
     assert not refit.training.early_stopping.enabled and refit.data.split.train_on_validation
+    config.training.early_stopping.enabled = False  # the trial fine-tuned from the head's last epoch (4)
+    (tmp_path / "metrics.json").write_text(json.dumps({"best_epoch": 7, "fine_tune_from": 4}))
+    refit = refit_config_for(SimpleNamespace(best=SimpleNamespace(run_dir=str(tmp_path)), best_config=config))
+    assert (refit.training.epochs, refit.model.fine_tune_epochs) == (4, 3)
 
 
 @pytest.mark.parametrize("pooling", ["max", "flatten"])

@@ -216,6 +216,13 @@ def resolve_images(config: Config) -> Problem:
         from deepwise.predict import load_run
 
         earlier = load_run(model.from_run)
+        if not earlier.images:
+            raise ConfigError(
+                f"model.from_run '{model.from_run}' is a {earlier.task} run; transfer learning reuses an image "
+                "classifier's network.",
+                expected="the folder of an earlier deepwise image classification run",
+                fix="point model.from_run at an image run (or leave it out to train a CNN from scratch).",
+            )
         d.image_size, d.channels = list(earlier.preprocessor.image_size), earlier.preprocessor.channels
         model.type = "pretrained"
         if model.freeze_base is None and applications_in(earlier.model):

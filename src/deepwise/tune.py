@@ -1103,7 +1103,7 @@ def _head_best_epoch(run_dir: Path, head_end: int, cfg: Config) -> int | None:
         return None
     best, best_epoch = math.inf, None
     for epoch, loss in enumerate(losses, start=1):  # Keras' rule: better by more than min_delta
-        if loss + cfg.training.early_stopping.min_delta < best:
+        if best_epoch is None or loss + cfg.training.early_stopping.min_delta < best:  # Keras: the 1st always
             best, best_epoch = loss, epoch
     return best_epoch
 
@@ -1135,7 +1135,9 @@ def refit_config_for(result: StudyResult) -> Config:
         # that many epochs of fine-tuning; else the head's epochs and no fine-tuning
         cfg.model.fine_tune_epochs = max(head_epochs - head_end, 0)
         if cfg.model.fine_tune_epochs and tuned_from is not None:
-            head_epochs = _head_best_epoch(Path(result.best.run_dir), head_end, cfg) or head_end
+            head_epochs = head_end  # without early stopping, fine-tuning started from the head's last epoch
+            if cfg.training.early_stopping.enabled:
+                head_epochs = _head_best_epoch(Path(result.best.run_dir), head_end, cfg) or head_end
         head_epochs = min(head_epochs, head_end)
     cfg.training.epochs = head_epochs
     cfg.training.early_stopping.enabled = False
