@@ -159,16 +159,16 @@ def check_activation(config: Config) -> None:
         ) from None
 
 
-def _resolve_freeze_base(model) -> None:
+def _resolve_freeze_base(model, reuses_application: bool) -> None:
     """Frozen base + new head (then optional fine-tuning), or every layer trained on from the reused weights.
 
-    Measured (tests/test_images.py, transfer test; means of five draws): a batch-normalized CNN trained on MNIST 0-4
+    Measured (bench/transfer.py, means of five draws): a batch-normalized CNN trained on MNIST 0-4
     and reused for 5-9 with 50 images per class scored 0.899 with its layers frozen and 0.943 trained on whole
     (the same CNN from scratch: 0.887), so an earlier deepwise run trains on whole by default; a keras.applications
     base, trained on ImageNet, stays frozen (Keras' recommended workflow for a large base on a small data set).
     """
     if model.freeze_base is None:  # an earlier deepwise CNN trains on whole; a keras.applications base stays frozen
-        model.freeze_base = not model.from_run or model.fine_tune_layers > 0
+        model.freeze_base = not model.from_run or reuses_application or model.fine_tune_layers > 0
     elif not model.freeze_base and model.fine_tune_layers:
         raise ConfigError(
             f"model.freeze_base: false trains every layer from the start, so model.fine_tune_layers: "
@@ -211,8 +211,8 @@ def resolve_images(config: Config) -> Problem:
             expected="model.type: cnn (from scratch) or pretrained (keras.applications / model.from_run)",
             fix="set model.type: cnn or pretrained.",
         )
+    earlier = None
     if model.from_run:
-        from deepwise.models.cnn import applications_in
         from deepwise.predict import load_run
 
         earlier = load_run(model.from_run)
@@ -225,10 +225,12 @@ def resolve_images(config: Config) -> Problem:
             )
         d.image_size, d.channels = list(earlier.preprocessor.image_size), earlier.preprocessor.channels
         model.type = "pretrained"
-        if model.freeze_base is None and applications_in(earlier.model):
-            model.freeze_base = True  # a keras.applications base underneath: frozen, as for model.base
     if model.type == "pretrained":
-        _resolve_freeze_base(model)
+        from deepwise.models.cnn import applications_in
+
+        # a keras.applications base underneath an earlier run stays frozen by default, as model.base does
+        reuses_application = earlier is not None and model.freeze_base is None and bool(applications_in(earlier.model))
+        _resolve_freeze_base(model, reuses_application)
     if d.image_size is None or d.channels is None:
         stats = describe(images, max_files=300, seed=config.seed)
         if d.image_size is None:

@@ -230,11 +230,9 @@ def _dropout_off(model) -> None:
 
 def _keep_batch_norm_statistics(model) -> None:
     """Batch normalization layers of ``model`` (and of models nested in it) keep their statistics and scales."""
-    for layer in model.layers:
+    for layer in _all_layers(model):
         if type(layer).__name__ == "BatchNormalization":
             layer.trainable = False
-        elif hasattr(layer, "layers"):
-            _keep_batch_norm_statistics(layer)
 
 
 def unfreeze_top(model, n_layers: int) -> int:
@@ -268,7 +266,7 @@ def describe_image_model(model, config: ModelConfig) -> str:
         source = (
             f"the earlier run '{config.from_run}'"
             if config.from_run
-            else (f"{config.base} ({config.weights or 'random'} weights)")
+            else f"{config.base} ({config.weights or 'random'} weights)"
         )
         if config.freeze_base is False:
             body = (
