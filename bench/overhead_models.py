@@ -41,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-WEATHER = ROOT.parent / "shared" / "data" / "weather" / "weather_prediction_dataset.csv"
+WEATHER = ROOT / "examples" / "weather" / "weather_prediction_dataset.csv"
 TARGET = 1.05
 
 

@@ -12,6 +12,21 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 ROOT = Path(__file__).resolve().parents[1]
 PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"
+WEATHER_CSV = ROOT / "examples" / "weather" / "weather_prediction_dataset.csv"
+
+#: Under DEEPWISE_REQUIRE_ALL=1 (set by .ci/run) a skipped test is a failure: CI proves that every test ran. A test
+#: may skip only for a missing system program (chromium, PostgreSQL), and says how to install it.
+REQUIRE_ALL = os.environ.get("DEEPWISE_REQUIRE_ALL") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under DEEPWISE_REQUIRE_ALL=1, where every test must run: {reason}"
 
 
 def _sklearn_csv(directory: Path, name: str) -> Path:

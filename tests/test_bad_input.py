@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WEATHER_CSV = ROOT.parent / "shared" / "data" / "weather" / "weather_prediction_dataset.csv"
+WEATHER_CSV = ROOT / "examples" / "weather" / "weather_prediction_dataset.csv"
 
 
 @dataclass

@@ -97,13 +97,6 @@ def test_two_processes_train_data_parallel_like_one(tmp_path):
     assert abs(two["accuracy"] - one["accuracy"]) <= 0.03, (one, two)
 
 
-def _has_distribution_option() -> bool:
-    from deepwise.config import TrainingConfig
-
-    return "distribution" in TrainingConfig.model_fields
-
-
-@pytest.mark.skipif(not _has_distribution_option(), reason="training.distribution is not in this config version yet")
 def test_deepwise_train_data_parallel_over_two_processes(tmp_path, penguins_csv):
     """`training.distribution: data_parallel`: the same `deepwise train` command in two processes; process 0
     writes the run."""

@@ -15,7 +15,6 @@ from deepwise.export import export
 from deepwise.prepare.tabular import TabularPreprocessor
 from deepwise.train import model_input
 
-HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("jax2onnx", "onnxruntime"))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,6 @@ def test_keras_round_trip_predicts_identically(run, rows, tmp_path, cli):
     assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and "features" in meta["inputs"]
 
 
-@pytest.mark.skipif(not HAS_ONNX, reason="the export extra (jax2onnx, onnxruntime) is not installed")
 def test_onnx_round_trip_with_onnxruntime(run, rows, tmp_path):
     import onnxruntime as ort
 
@@ -116,8 +114,6 @@ def test_image_runs_export_including_a_transferred_network(tmp_path):
     keras_folder = export(run.path, "keras", tmp_path / "k")
     assert "raw pixel values (0-255" in (keras_folder / "README.md").read_text()
     assert json.loads((keras_folder / "export.json").read_text())["inputs"]["features"]["shape"] == [None, 8, 8, 1]
-    if not HAS_ONNX:
-        return
     import onnxruntime as ort
 
     folder = export(run.path, "onnx", tmp_path / "o")

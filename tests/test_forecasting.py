@@ -10,9 +10,8 @@ import pytest
 import deepwise
 from deepwise.train import prepare
 
-WEATHER = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "weather"
+WEATHER = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "weather"
 WEATHER_CSV = WEATHER / "weather_prediction_dataset.csv"
-pytestmark = pytest.mark.skipif(not WEATHER_CSV.is_file(), reason=f"{WEATHER_CSV} (shared data) is not here")
 
 
 def _weather_config(path=WEATHER_CSV, target="BASEL_sunshine", **extra) -> dict:
@@ -83,7 +82,7 @@ def test_picnic_weather_as_next_day_classification(tmp_path):
 
 
 def test_sunspots_second_series(tmp_path):
-    sm = pytest.importorskip("statsmodels.api")
+    import statsmodels.api as sm
     frame = sm.datasets.sunspots.load_pandas().data
     path = tmp_path / "sunspots.csv"
     frame.to_csv(path, index=False)

@@ -21,7 +21,7 @@ import deepwise
 from deepwise.report import plots, report
 from deepwise.report.context import ReportContext
 
-WEATHER = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "weather" / "weather_prediction_dataset.csv")
+WEATHER = str(Path(__file__).resolve().parents[1] / "examples" / "weather" / "weather_prediction_dataset.csv")
 FORECAST = {"forecast", "forecast-residuals"}
 IMAGES = {"image-grid", "confident-mistakes"}
 
@@ -34,10 +34,6 @@ def _train(config: dict, runs_dir):
 
 
 def _weather() -> pd.DataFrame:
-    from pathlib import Path
-
-    if not Path(WEATHER).is_file():
-        pytest.skip(f"{WEATHER} is not available")
     columns = ["DATE", "BASEL_sunshine", "BASEL_temp_mean", "BASEL_pressure", "BASEL_precipitation"]
     return pd.read_csv(WEATHER, usecols=columns).head(700)
 

@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
-pytest.importorskip("httpx", reason="httpx (FastAPI's TestClient) is not installed")
 
 import deepwise  # noqa: E402
 from deepwise.serve import create_app  # noqa: E402
@@ -143,7 +141,7 @@ def _fuzz(app, max_examples: int = 50, schema_valid_may_fail: bool = False) -> s
     ``schema_valid_may_fail``: a request the spec allows may still be refused with a 422 (random bytes are no image,
     random dates no series), so schemathesis' "schema-valid data is accepted" check is left out.
     """
-    schemathesis = pytest.importorskip("schemathesis")
+    import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis.checks import positive_data_acceptance
@@ -370,15 +368,13 @@ def test_image_app_fuzzed_finds_no_server_errors(image_app):
 
 
 # -------------------------------------------------------------------------------------------------------- forecasting
-WEATHER_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "weather" / "weather_prediction_dataset.csv"
+WEATHER_CSV = Path(__file__).resolve().parents[1] / "examples" / "weather" / "weather_prediction_dataset.csv"
 WEATHER_COLUMNS = ["DATE", "MONTH", "BASEL_humidity", "BASEL_pressure", "BASEL_temp_mean", "BASEL_sunshine"]
 WINDOW = 3
 
 
 @pytest.fixture(scope="module")
 def basel(tmp_path_factory):
-    if not WEATHER_CSV.is_file():
-        pytest.skip(f"{WEATHER_CSV} (shared data) is not here")
     path = tmp_path_factory.mktemp("basel") / "basel.csv"
     pd.read_csv(WEATHER_CSV, usecols=WEATHER_COLUMNS).to_csv(path, index=False)
     return path

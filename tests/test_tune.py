@@ -25,7 +25,7 @@ from deepwise.tune import TRIALS_DIR, _postgres_driver, apply_params, default_sp
 
 pytestmark = pytest.mark.slow  # real subprocesses, PostgreSQL and several trainings: CI runs them
 
-optuna = pytest.importorskip("optuna")
+import optuna  # noqa: E402
 
 FAST = {"training": {"epochs": 5, "checkpoint_every_s": 0}, "model": {"type": "mlp"}}
 
@@ -340,7 +340,7 @@ def postgres_url():
     pg_bin = _pg_bin()
     if pg_bin is None:
         pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql); .ci/run installs it")
-    pytest.importorskip("psycopg2", reason="psycopg2-binary is not installed (pip install -e '.[postgres]')")
+    import psycopg2  # noqa: F401  (the driver Optuna uses; in the test extras)
     if os.geteuid() != 0 or shutil.which("su") is None:
         pytest.skip("starting a PostgreSQL server here needs root (to run it as the postgres user)")
     data = Path(tempfile.mkdtemp(prefix="pgdata-"))
