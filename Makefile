@@ -9,6 +9,9 @@ $(BIN)/deepwise: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,export]'
+	# the segmentation tests read the nuclei image and mask shipped in stardist's wheel (BSD-3); importing stardist
+	# itself would pull TensorFlow, so it comes without its dependencies and is read as plain files
+	$(BIN)/pip install -q --no-deps 'stardist>=0.9'
 	@touch $@
 
 install: $(BIN)/deepwise
