@@ -21,6 +21,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not slow"
 
 # pytest exits 5 when no test is marked slow: that is fine

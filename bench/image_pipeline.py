@@ -127,7 +127,7 @@ def train_child(folder: Path, runs: Path, epochs: int, batch_size: int, result: 
     import pandas as pd
 
     import deepwise
-    from deepwise.runs import read_json
+    from deepwise.records import read_json
 
     config = {
         "problem": {"target": "label"},
@@ -241,7 +241,8 @@ def train_on_batch_epoch(model, x: np.ndarray, y: np.ndarray, batch_size: int) -
 def measure_throughputs(folder: Path, args) -> dict:
     from deepwise.data.images import open_images
     from deepwise.prepare.images import ImagePreprocessor, image_batches_class
-    from deepwise.train import build_model, prepare, resolve_config
+    from deepwise.train import prepare, resolve_config
+    from deepwise.training.model import build_model
 
     out: dict = {}
     ImageBatches = image_batches_class()

@@ -62,8 +62,8 @@ def main() -> None:
         pacsv.write_csv(make_table(args.rows), args.write)
         return
 
-    from deepwise.data.inspect import inspect
     from deepwise.data.tables import read_table
+    from deepwise.inspection import inspect
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "big.csv"

@@ -50,8 +50,9 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 import deepwise  # noqa: E402  (chooses the backend before Keras is imported)
-from deepwise.runs import read_json  # noqa: E402
-from deepwise.train import model_input, prepare, resolve_config  # noqa: E402
+from deepwise.kinds.feeding import model_input  # noqa: E402
+from deepwise.records import read_json  # noqa: E402
+from deepwise.train import prepare, resolve_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"

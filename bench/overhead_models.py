@@ -93,7 +93,9 @@ def time_deepwise(config: dict, runs: Path) -> dict:
 
 
 def time_keras(config: dict) -> dict:
-    from deepwise.train import build_model, model_input, prepare, resolve_config
+    from deepwise.kinds.feeding import model_input
+    from deepwise.train import prepare, resolve_config
+    from deepwise.training.model import build_model
 
     data = prepare(resolve_config(config))
     model = build_model(data)
@@ -157,12 +159,12 @@ def time_predict(name: str, run, keras_side: dict, directory: Path) -> tuple[flo
     else:
         history = data.problem.frame
         forecast_by_hand = hand_written_forecast(data)
-        ours_value = float(run.forecast(history)["prediction"].iloc[0])
+        ours_value = float(run.predictor.forecast(history)["prediction"].iloc[0])
         by_hand_value = float(forecast_by_hand(run.model, history)[0, 0])  # the same model: the same forecast
         assert abs(ours_value - by_hand_value) <= 1e-4 * (1 + abs(ours_value)), (ours_value, by_hand_value)
 
         def ours(guard=True):
-            return run.forecast(history, guard=guard)
+            return run.predictor.forecast(history, guard=guard)
 
         def theirs():
             return forecast_by_hand(model, history)

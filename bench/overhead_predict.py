@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(run, rows: pd.DataFrame, pipeline, repeats: int) -> tuple[list[float], float]:
     """Milliseconds of: deepwise, deepwise without the guard, the hand-written pipeline, the bare model."""
-    from deepwise.train import model_input
+    from deepwise.kinds.feeding import model_input
 
     prepared = model_input(run.preprocessor.transform(rows))
 

@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import deepwise  # noqa: E402
+from deepwise.kinds.feeding import model_input  # noqa: E402
 from deepwise.models.inference import chunk_rows  # noqa: E402
-from deepwise.train import model_input  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"

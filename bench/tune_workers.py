@@ -43,7 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import optuna  # noqa: E402
 
-from deepwise.runs import read_json  # noqa: E402
+from deepwise.records import read_json  # noqa: E402
 from deepwise.tune import tune  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,8 @@ import pytest
 
 import deepwise
 from deepwise.export import export
+from deepwise.kinds.feeding import model_input
 from deepwise.prepare.tabular import TabularPreprocessor
-from deepwise.train import model_input
-
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +50,7 @@ def test_keras_round_trip_predicts_identically(run, rows, tmp_path, cli):
     exported = np.asarray(model.predict(model_input(prep.transform(rows)), verbose=0))
     # equal up to float32 rounding: XLA sums in a different order for Keras' batches of 32 than for deepwise's
     # padded chunk of 64 (bit-for-bit equality would test the batch shape, not the export)
-    np.testing.assert_allclose(exported, run._raw_output(rows), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(exported, run.predictor.raw_output(rows), rtol=1e-5, atol=1e-7)
     meta = json.loads((folder / "export.json").read_text())
     assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and "features" in meta["inputs"]
 
@@ -67,7 +66,7 @@ def test_onnx_round_trip_with_onnxruntime(run, rows, tmp_path):
     names = [i.name for i in session.get_inputs()]
     assert set(names) == set(arrays)  # the named inputs survive: features + one per embedded category
     onnx_out = session.run(None, {name: arrays[name] for name in names})[0]
-    np.testing.assert_allclose(onnx_out, run._raw_output(rows), atol=1e-5)
+    np.testing.assert_allclose(onnx_out, run.predictor.raw_output(rows), atol=1e-5)
 
 
 def test_errors_exit_2_with_a_fix(run, tmp_path, cli):

@@ -2,7 +2,7 @@
 the checkpoint, the model, the metrics, the final manifest --, a full disk or a read-only folder while saving, two
 trainings writing into one runs/ folder at once, and `serve` under concurrent load with malformed requests.
 
-The kill points are failpoints (``DEEPWISE_FAILPOINT=<file>:<n>``, see deepwise.runs.failpoint): the process kills
+The kill points are failpoints (``DEEPWISE_FAILPOINT=<file>:<n>``, see deepwise.records.failpoint): the process kills
 itself with SIGKILL after the new file's bytes are on disk and before they replace the old file, the worst moment.
 """
 
@@ -23,7 +23,7 @@ import pytest
 
 import deepwise
 from deepwise.errors import RunError
-from deepwise.train import load_checkpoint
+from deepwise.training.checkpoint import load_checkpoint
 
 EPOCHS = 6
 
@@ -112,7 +112,7 @@ def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earl
 def test_a_failed_write_is_a_clear_error_and_resume_finishes_the_run(
     tmp_path, penguins_csv, cli, monkeypatch, earlier_run, file, err, message
 ):
-    import deepwise.runs as runs_module
+    import deepwise.records.files as runs_module
 
     runs, earlier_path, earlier_files = earlier_run
     real_write, real_save = runs_module.atomic_write_bytes, runs_module.save_model
@@ -128,7 +128,7 @@ def test_a_failed_write_is_a_clear_error_and_resume_finishes_the_run(
         return real_save(model, path)
 
     monkeypatch.setattr(runs_module, "atomic_write_bytes", failing_write)
-    monkeypatch.setattr(sys.modules["deepwise.train"], "save_model", failing_save)  # deepwise.train: the function
+    monkeypatch.setattr(sys.modules["deepwise.training.finish"], "save_model", failing_save)  # where it is called
     run_dir = runs / f"failed-write-{file}"
     result = cli("train", runs / "deepwise.yaml", "--run-dir", run_dir)
     assert result.exit_code == 2, result.output
@@ -183,8 +183,8 @@ def _free_port() -> int:
 
 def test_serve_keeps_answering_under_concurrent_load_and_malformed_requests(penguins_run, penguins_csv):
     import httpx
-    import uvicorn  # noqa: F401  (the server the test starts)
     import pandas as pd
+    import uvicorn  # noqa: F401  (the server the test starts)
 
     port = _free_port()
     env = dict(os.environ)
@@ -271,7 +271,7 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path, pen
         first.kill()
         first.wait(timeout=30)
     # once the first process is dead (kill -9), the lock is gone with it: the run can be taken (and resumed)
-    from deepwise.runs import hold_run_lock, release_run_lock
+    from deepwise.records import hold_run_lock, release_run_lock
 
     release_run_lock(hold_run_lock(run_dir))
     assert load_checkpoint(run_dir)[0]["epochs_done"] >= 1

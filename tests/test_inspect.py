@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-from deepwise.data.inspect import Finding, Findings, inspect
 from deepwise.errors import DataError, DeepwiseError
+from deepwise.inspection import Finding, Findings, inspect
 
 
 @pytest.fixture(scope="module")

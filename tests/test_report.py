@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import deepwise
+from deepwise.render.common import diagnose_fit
 from deepwise.report import report
-from deepwise.report.sections import diagnose_fit
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 needs_chromium = pytest.mark.skipif(
@@ -30,6 +30,7 @@ COMMON = {
     "summary",
     "verdict",
     "metrics",
+    "uncertainty",
     "learning-curves",
     "feature-importance",
     "guard",

@@ -18,8 +18,8 @@ from PIL import Image
 from test_report import CLASSIFICATION, COMMON, REGRESSION, Page, _chromium, needs_chromium
 
 import deepwise
-from deepwise.report import plots, report
-from deepwise.report.context import ReportContext
+from deepwise.render import plots
+from deepwise.report import report, report_context
 
 WEATHER = str(Path(__file__).resolve().parents[1] / "examples" / "weather" / "weather_prediction_dataset.csv")
 FORECAST = {"forecast", "forecast-residuals"}
@@ -116,9 +116,9 @@ def test_forecast_report(forecast_run):
 
 def test_forecast_times_and_persistence(forecast_run):
     """The plotted test period is the run's: its times lie in metrics' test_period, persistence = the previous day."""
-    from deepwise.report.sections import forecast_test
+    from deepwise.kinds.series.report import forecast_test
 
-    ctx = ReportContext.load(forecast_run.path)
+    ctx = report_context(forecast_run)
     ft = forecast_test(ctx)
     assert not isinstance(ft, str), ft
     first, last = (pd.Timestamp(t) for t in forecast_run.metrics["forecast"]["test_period"])

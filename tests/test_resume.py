@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import deepwise
-from deepwise.train import load_checkpoint
+from deepwise.training.checkpoint import load_checkpoint
 
 EPOCHS = 300
 

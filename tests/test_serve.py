@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 import deepwise  # noqa: E402
 from deepwise.serve import create_app  # noqa: E402
 
@@ -409,7 +408,7 @@ def test_forecast_matches_the_run(forecast_client, forecast_run, basel):
         response = forecast_client.post("/predict", json={"records": history.to_dict("records")})
         assert response.status_code == 200, response.text
         body = response.json()
-        expected = forecast_run.forecast(history)
+        expected = forecast_run.predictor.forecast(history)
         (got,) = body["predictions"]
         assert body["task"] == "forecasting" and body["horizon"] == 1
         assert got["prediction"] == pytest.approx(expected["prediction"].iloc[0], abs=1e-5)

@@ -16,7 +16,7 @@ import pytest
 
 import deepwise
 from deepwise.errors import ConfigError
-from deepwise.runs import REQUIRED
+from deepwise.records import REQUIRED
 
 
 def test_penguins_run_directory_and_quality(penguins_run, penguins_csv):
@@ -62,7 +62,8 @@ def test_predict_keeps_order_ignores_extras_and_handles_unseen(penguins_run, pen
     rows.loc[rows.index[1], "bill_length_mm"] = np.nan
     out = penguins_run.predict(rows)
     assert list(out.index) == list(rows.index)
-    assert list(out.columns) == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo", "ood", "ood_score"]
+    probas = ["proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]
+    assert list(out.columns) == ["prediction", *probas, "set_90", "ood", "ood_score"]
     assert out["ood"].iloc[0]  # an island never seen in training is flagged, and still predicted
     assert out.attrs["guard"]["unseen_categories"]["island"]["examples"] == ["Atlantis"]
     assert np.allclose(out.filter(like="proba_").sum(axis=1), 1.0, atol=1e-5)

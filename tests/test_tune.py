@@ -21,7 +21,9 @@ import pytest
 
 import deepwise
 from deepwise.errors import ConfigError
-from deepwise.tune import TRIALS_DIR, _postgres_driver, apply_params, default_space, parse_space, tune
+from deepwise.tune import tune
+from deepwise.tune.space import apply_params, default_space, parse_space
+from deepwise.tune.study import TRIALS_DIR, postgres_driver
 
 pytestmark = pytest.mark.slow  # real subprocesses, PostgreSQL and several trainings: CI runs them
 
@@ -132,13 +134,13 @@ def test_cli_reports_an_unknown_tune_path_with_exit_2(tmp_path, penguins_csv, cl
 
 def test_continuing_a_study_with_another_config_is_refused(tmp_path, penguins_csv):
     from deepwise.train import prepare
-    from deepwise.tune import _open_study
+    from deepwise.tune.study import open_study
 
     first = prepare(deepwise.Config.model_validate(_config(penguins_csv, "species"))).config
     space = default_space("mlp")
     url = f"sqlite:///{tmp_path / 'study' / 'study.db'}"
     (tmp_path / "study").mkdir()
-    _open_study(url, "penguins", first, space, "maximize", "accuracy", 0, create=True)
+    open_study(url, "penguins", first, space, "maximize", "accuracy", 0, create=True)
     changed = _config(penguins_csv, "species", training={"epochs": 7})
     with pytest.raises(ConfigError, match="training.epochs"):
         tune(changed, trials=1, study_dir=tmp_path / "study", verbose=False)
@@ -304,11 +306,11 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(tmp_path, diabetes_cs
 
 
 def test_a_pruned_trial_is_pruned_not_an_error(tmp_path, penguins_csv):
-    from deepwise.tune import _trial_callback_class
+    from deepwise.tune.worker import trial_callback_class
 
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.0))
     trial = study.ask()
-    callback = _trial_callback_class()(trial)  # reports -val_loss < 0: the threshold pruner prunes at once
+    callback = trial_callback_class()(trial)  # reports -val_loss < 0: the threshold pruner prunes at once
     cfg = _config(penguins_csv, "species")
     with pytest.raises(optuna.TrialPruned, match="pruned after epoch 1"):
         deepwise.train(cfg, run_dir=tmp_path / "run", verbose=False, callbacks=[callback])
@@ -370,7 +372,7 @@ def test_two_workers_share_a_postgresql_study(tmp_path, penguins_csv, postgres_u
     cfg = _config(penguins_csv, "species", tune={"training.learning_rate": {"low": 1e-3, "high": 3e-2, "log": True}})
     n = 4
     result = tune(cfg, trials=n, workers=2, storage=postgres_url, study_dir=tmp_path / "study", verbose=False)
-    study = optuna.load_study(study_name="penguins", storage=_postgres_driver(postgres_url))
+    study = optuna.load_study(study_name="penguins", storage=postgres_driver(postgres_url))
     trials = study.trials
     assert len(trials) == n  # none lost, none extra
     assert sorted(t.number for t in trials) == list(range(n))  # none duplicated

@@ -8,7 +8,7 @@ import pytest
 from sklearn import datasets
 
 import deepwise
-from deepwise.evaluate import VERDICTS
+from deepwise.evaluation import VERDICTS
 
 
 def _train(df: pd.DataFrame, target: str, tmp_path, **config) -> deepwise.Run:
@@ -89,7 +89,7 @@ def test_guard_flags_out_of_range_and_foreign_rows(tmp_path):
     other = datasets.load_breast_cancer(as_frame=True).frame.iloc[:, : rows.shape[1]]
     other.columns = rows.columns
     assert run.predict(other)["ood"].mean() >= 0.95
-    report = run.check(far)
+    report = run.predictor.check(far)
     assert report.out_of_range and max(report.out_of_range.values()) > 100
 
 
@@ -120,3 +120,26 @@ def test_inspect_cli_writes_json(cli, tmp_path, penguins_csv):
     res = cli("inspect", penguins_csv, "--target", "species", "--json", out)
     assert res.exit_code == 0, res.output
     assert "class_balance" in out.read_text()
+
+
+WEATHER = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "weather"
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [("range", "max("), ("basel_warmer", "BASEL_temp_mean > BUDAPEST_temp_mean")],
+)
+def test_a_target_computed_from_the_inputs_gets_its_formula(tmp_path, target, shown):
+    """The lesson's "computing totals, averages, ranges" and a rule comparing two inputs, on real weather columns:
+    the verdict is looks_like_a_computation with the formula, found on the training rows only (a rule needs 200
+    held-out rows to be claimed) and measured on the test rows."""
+    columns = ["BASEL_temp_mean", "BUDAPEST_temp_mean", "BASEL_pressure", "DE_BILT_pressure", "BASEL_humidity"]
+    frame = pd.read_csv(WEATHER / "weather_prediction_dataset.csv", usecols=columns)
+    temps = frame[["BASEL_temp_mean", "BUDAPEST_temp_mean"]]
+    frame["range"] = temps.max(axis=1) - temps.min(axis=1)
+    frame["basel_warmer"] = np.where(frame["BASEL_temp_mean"] > frame["BUDAPEST_temp_mean"], "yes", "no")
+    frame = frame.drop(columns=[c for c in ("range", "basel_warmer") if c != target])
+    run = _train(frame, target, tmp_path, training={"epochs": 10})
+    v = run.metrics["verdict"]
+    assert v["code"] == "looks_like_a_computation", v["message"]
+    assert shown in v["message"] and v["evidence"]["formula"]["test_score"] >= 0.999

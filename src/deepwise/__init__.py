@@ -7,18 +7,16 @@ Example:
 """
 
 from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
-
-__version__ = "0.1.0"
-
 from deepwise.config import Config, load_config  # noqa: E402
-from deepwise.data.inspect import Finding, Findings, inspect  # noqa: E402
 from deepwise.doctor import doctor  # noqa: E402
 from deepwise.errors import DeepwiseError  # noqa: E402
 from deepwise.formulate import formulate  # noqa: E402
-from deepwise.predict import Run, load_run, predict  # noqa: E402
+from deepwise.inspection import Finding, Findings, inspect  # noqa: E402
 from deepwise.report import report as write_report  # noqa: E402
+from deepwise.run import Run, load_run, predict  # noqa: E402
 from deepwise.train import resume, train  # noqa: E402
 from deepwise.tune import StudyResult, tune  # noqa: E402
+from deepwise.version import __version__  # noqa: E402
 
 __all__ = [
     "Config",

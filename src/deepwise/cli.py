@@ -57,7 +57,7 @@ def _loading(unsafe: bool):
 
     if not unsafe:
         return nullcontext()
-    from deepwise.predict import unsafe_models
+    from deepwise.records import unsafe_models
 
     err_console.print(
         "[yellow]Warning:[/] --unsafe: the model is loaded with Keras safe mode off, so any Python code stored in "
@@ -137,6 +137,10 @@ def train(
     tensorboard: Annotated[
         bool, typer.Option("--tensorboard", help="Also write TensorBoard logs to RUN/tensorboard/.")
     ] = False,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="The task, when inferring it is not what you want (problem.task in a config)."),
+    ] = None,
 ) -> None:
     """Train, evaluate once on the test split, and save the run (the one-liner: DATA --target COL)."""
     import deepwise
@@ -155,14 +159,19 @@ def train(
                 expected="deepwise train CONFIG.yaml, or deepwise train DATA --target COLUMN",
                 fix="pass a config or a data file.",
             )
-        if tensorboard:
-            from deepwise.train import resolve_config
-
-            source = resolve_config(source, target)
-            source.training.tensorboard = True
-            target = None
         run = deepwise.train(
-            source, target=target, runs_dir=runs_dir, run_dir=run_dir, verbose=not quiet, console=console, force=force
+            source,
+            target=target,
+            runs_dir=runs_dir,
+            run_dir=run_dir,
+            verbose=not quiet,
+            console=console,
+            force=force,
+            overrides={
+                **({"training.tensorboard": True} if tensorboard else {}),
+                **({"problem.task": task} if task else {}),
+            }
+            or None,
         )
     if quiet:
         console.print(f"{run.path}\t{run.headline()}", highlight=False)
@@ -179,8 +188,8 @@ def inspect(
     ] = None,
 ) -> None:
     """Know your data: missing values, duplicates, imbalance, outliers, leakage, enough rows for deep learning."""
-    from deepwise.data.inspect import inspect as run_inspect
-    from deepwise.runs import atomic_write_text
+    from deepwise.inspection import inspect as run_inspect
+    from deepwise.records import atomic_write_text
 
     findings = run_inspect(data, target=target, time_column=time)
     findings.render(console)
@@ -209,7 +218,7 @@ def predict(
     unsafe: Unsafe = False,
 ) -> None:
     """Predict on new rows; rows keep their order."""
-    from deepwise.predict import load_run
+    from deepwise.run import load_run
 
     if output is not None:  # to a file: tables too big for memory are predicted a chunk at a time
         with _loading(unsafe):
@@ -221,13 +230,10 @@ def predict(
         return
     with _loading(unsafe):
         result = load_run(run).predict(data, guard=not no_guard)
-    guard = result.attrs.get("guard")
-    if guard is not None:
-        from deepwise.guard import GuardReport
+    from deepwise.guard import GuardReport
 
-        report = GuardReport(
-            result["ood"].to_numpy(), result["ood_score"].to_numpy(), guard["out_of_range"], guard["unseen_categories"]
-        )
+    report = GuardReport.of_predictions(result)
+    if report is not None:
         err_console.print(report.summary(), highlight=False)
     sys.stdout.write(result.to_csv(index=False))
 
@@ -241,8 +247,8 @@ def evaluate(
     unsafe: Unsafe = False,
 ) -> None:
     """Measure a run again: on its held-out test split, or on new labelled data."""
-    from deepwise.evaluate import headline
-    from deepwise.predict import load_run
+    from deepwise.evaluation import headline
+    from deepwise.run import load_run
 
     with _loading(unsafe):
         loaded = load_run(run)
@@ -472,6 +478,7 @@ def tune_command(
             target=target,
             force=force,
             console=console,
+            overrides={"training.tensorboard": True} if tensorboard else None,
         )
     except KeyboardInterrupt:
         err_console.print(

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +59,11 @@ class SplitConfig(_Section):
         description="fraction of rows held out for the one final test measurement (null = 0.2; 0.15 forecasting)",
     )
     stratify: bool = Field(True, description="keep class proportions equal across splits (classification)")
+    chronological: bool | None = Field(
+        None,
+        description="tables: split in time order (oldest rows train, newest test) instead of at random; null = "
+        "chronological when the rows carry dates (data.time_column, or a column that looks like one)",
+    )
     train_on_validation: bool = Field(
         False,
         description="a final refit: train on the training and validation rows together for exactly "
@@ -100,7 +106,9 @@ class DataConfig(_Section):
         description="train / validation / test split (chronological for forecasting: oldest rows train)",
     )
     time_column: str | None = Field(
-        None, description="forecasting: the column with dates or an ordered index (null = the row order)"
+        None,
+        description="the column with dates or an ordered index: a series' time axis (null = the row order), or "
+        "the order of a table's chronological split (null = the column that looks like dates, if any)",
     )
     season_length: int | None = Field(
         None, ge=2, description="forecasting: steps in one season for seasonal persistence (null = detect)"
@@ -251,6 +259,16 @@ class GuardConfig(_Section):
     neighbors: int = Field(5, ge=1, description="k of the k-nearest-neighbour distance score")
 
 
+class UncertaintyConfig(_Section):
+    coverage: float | None = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="split-conformal prediction intervals (numbers) and sets (classes) that hold the truth this "
+        "often, calibrated on the validation split and measured on the test split; null = none",
+    )
+
+
 class Config(_Section):
     name: str | None = Field(None, description="run name prefix; null = the data file's name")
     seed: int = Field(
@@ -261,6 +279,9 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="out-of-distribution guard for predict")
+    uncertainty: UncertaintyConfig = Field(
+        default_factory=UncertaintyConfig, description="how sure each prediction is (conformal intervals and sets)"
+    )
     tune: dict[str, Any] = Field(
         default_factory=dict,
         description="search space for `deepwise tune` (empty = the default space of the model type)",
@@ -333,6 +354,23 @@ def config_from_dict(raw: Any, source: str = "") -> Config:
         return Config.model_validate(raw)
     except ValidationError as err:
         raise _describe_validation_error(err, source) from None
+
+
+def apply_values(config: Config | dict[str, Any], values: dict[str, Any], source: str = "with new values") -> Config:
+    """The config with each dotted path set to its value, validated (an impossible value is a ConfigError).
+
+    Example:
+        >>> apply_values(cfg, {"training.learning_rate": 0.003}).training.learning_rate
+        0.003
+    """
+    raw = config.model_dump(mode="json") if isinstance(config, Config) else json.loads(json.dumps(config))
+    for path, value in values.items():
+        node = raw
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return config_from_dict(raw, source)
 
 
 def _count_values(raw: Any, limit: int) -> int:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from deepwise.errors import DeepwiseError
-from deepwise.runs import MODEL, PREPROCESSING, atomic_write_text, write_json
+from deepwise.records import MODEL, PREPROCESSING, atomic_write_text, write_json
+from deepwise.run import Run, load_run
 
 FORMATS = ("keras", "onnx", "saved_model")
 MODEL_FILES = {"keras": "model.keras", "onnx": "model.onnx", "saved_model": "saved_model"}
@@ -53,7 +53,7 @@ def check_format(fmt: str) -> None:
         raise DeepwiseError(
             f"Unknown export format '{fmt}'.",
             expected="one of: " + ", ".join(FORMATS),
-            fix="pass --format keras, --format onnx or --format saved_model.",
+            fix="pass --format keras, onnx or saved_model (Python: export(run, \"onnx\")).",
         )
     from deepwise.backend import keras_module
 
@@ -67,30 +67,9 @@ def check_format(fmt: str) -> None:
         )
 
 
-def sample_rows(prep: Any, n: int = VERIFY_ROWS, seed: int = 0) -> pd.DataFrame:
-    """Synthetic raw rows within the training ranges and vocabularies (to check an exported model)."""
-    rng = np.random.default_rng(seed)
-    columns: dict[str, Any] = {}
-    for name in prep.numeric:
-        stats = prep.numeric_stats_[name]
-        columns[name] = rng.uniform(stats["min"], stats["max"], n)
-    for name in prep.categorical:
-        vocab = prep.vocabularies_[name] or ["?"]
-        columns[name] = rng.choice(np.asarray(vocab, dtype=object), n)
-    return pd.DataFrame(columns)
-
-
-def sample_inputs(run: Any, n: int = VERIFY_ROWS, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
-    """The network's input for ``n`` synthetic examples (raw rows transformed, or images of random pixels)."""
-    from deepwise.train import model_input
-
-    if run.images:
-        prep = run.preprocessor
-        pixels = np.random.default_rng(seed).integers(0, 256, (n, *prep.image_size, prep.channels))
-        arrays = {name: pixels.astype(np.float32) for name in prep.input_specs()}
-    else:
-        arrays = run.preprocessor.transform(sample_rows(run.preprocessor, n, seed))
-    return model_input(arrays), arrays
+def sample_inputs(run: Run, n: int = VERIFY_ROWS, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
+    """The network's input for ``n`` synthetic examples of the run's kind (to check an exported model)."""
+    return run.kind.sample_inputs(run, n, seed)
 
 
 def _onnx_ready(model: Any) -> Any:
@@ -185,15 +164,6 @@ Output: {output}
 """
 
 
-TABLE_INPUT = """It takes *preprocessed* arrays: {inputs}.
-- `preprocessing.json`: how raw rows become those arrays (column order, medians, means and standard deviations,
-  category vocabularies). Apply it with `deepwise.prepare.tabular.TabularPreprocessor.load("preprocessing.json")
-  .transform(rows)`, or reimplement it from the JSON."""
-IMAGE_INPUT = """It takes images as raw pixel values (0-255, not rescaled: the network does that
-  itself): {inputs}, i.e. [images, height, width, channels].
-- `preprocessing.json`: the image size and channels to resize and convert your images to, and the classes."""
-
-
 def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None = None, force: bool = False) -> Path:
     """Export the model of a complete run; returns the folder written (default ``RUN/export/<format>``).
 
@@ -202,8 +172,6 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
         PosixPath('penguins-model')
     """
     check_format(fmt)
-    from deepwise.predict import load_run
-
     run = load_run(run_path)
     folder = Path(output) if output is not None else run.path / "export" / fmt
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -211,7 +179,7 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
             raise DeepwiseError(
                 f"'{folder}' already exists; deepwise does not overwrite it.",
                 expected="a path that does not exist yet (or an empty folder)",
-                fix="pass another -o path, or --force to replace it.",
+                fix="pass another output folder (-o; Python: output=), or --force (force=True) to replace it.",
             )
     if not folder.parent.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -230,9 +198,9 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
             check = _write_saved_model(run, tmp)
         prep = run.preprocessor
         specs = {k: {"shape": [None, *v["shape"]], "dtype": v["dtype"]} for k, v in prep.input_specs().items()}
-        if run.task == "regression":
+        if run.output == "regression":
             output_text = "one number per row: the prediction, in the target's units"
-        elif run.task == "binary":
+        elif run.output == "binary":
             output_text = f"one probability per row: P({prep.classes_[1]}); the other class is {prep.classes_[0]}"
         else:
             output_text = "one probability per class per row, in the order of `classes`"
@@ -241,10 +209,10 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
             "model_file": MODEL_FILES[fmt],
             "run": str(run.path),
             "task": run.task,
-            "target": prep.target,
+            "target": run.config.problem.target,
             "classes": prep.classes_,
             "inputs": specs,
-            "feature_names": prep.feature_names_,
+            "feature_names": getattr(prep, "feature_names_", None),  # the columns behind the inputs, if named
             "output": output_text,
             "check": check,
             "versions": run.manifest.get("versions", {}),
@@ -257,9 +225,9 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
                 fmt=fmt,
                 run=run.path,
                 task=run.task,
-                target=prep.target,
+                target=run.config.problem.target,
                 model_file=MODEL_FILES[fmt],
-                preprocessing=(IMAGE_INPUT if run.images else TABLE_INPUT).format(inputs=inputs),
+                preprocessing=run.kind.export_input_text(inputs),
                 output=output_text,
             ),
         )

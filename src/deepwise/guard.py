@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from deepwise.prepare.tabular import UNKNOWN, TabularPreprocessor
+from deepwise.records import atomic_write_bytes
 
 
 def _neighbours(k: int) -> NearestNeighbors:
@@ -54,6 +55,20 @@ class GuardReport:
         for col, info in self.unseen_categories.items():
             lines.append(f"  '{col}': {info['count']} value(s) never seen in training, e.g. {info['examples']}.")
         return "\n".join(lines)
+
+    @classmethod
+    def of_predictions(cls, result: pd.DataFrame) -> GuardReport | None:
+        """The report behind a prediction frame: its ``ood`` / ``ood_score`` columns and the per-column findings
+        that predict keeps in ``result.attrs["guard"]`` (None when predicted without the guard)."""
+        if "ood" not in result:
+            return None
+        found = result.attrs.get("guard") or {}
+        return cls(
+            result["ood"].to_numpy(),
+            result["ood_score"].to_numpy(),
+            found.get("out_of_range", {}),
+            found.get("unseen_categories", {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,8 +202,6 @@ class OODGuard:
 
     # ------------------------------------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        from deepwise.runs import atomic_write_bytes
-
         meta = {"format": "deepwise.guard/1", "rate": self.rate, "k": self.k_, "calibration": self.calibration_}
         buffer = io.BytesIO()
         np.savez(buffer, reference=self.reference_, meta=np.array(json.dumps(meta)))

@@ -28,7 +28,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deepwise.backend import keras_module
+from deepwise.config import Config, load_config
 from deepwise.errors import ConfigError
+from deepwise.records import CONFIG
 
 TENSORBOARD_DIR = "tensorboard"
 MLFLOW_RUN_FILE = "mlflow_run.json"
@@ -148,8 +150,6 @@ def _config_dict(config: Any) -> dict:
     if isinstance(config, Mapping):
         from pydantic import ValidationError
 
-        from deepwise.config import Config
-
         try:
             config = Config.model_validate(dict(config))
         except ValidationError:
@@ -191,6 +191,8 @@ def _log_metrics(client, run_id: str, values: Mapping, step: int) -> None:
         client.log_batch(run_id, metrics=metrics)
 
 
+# One piece: the two Keras callback classes are defined together, once Keras is imported (importing deepwise must
+# not import Keras), and share the helpers above.
 @functools.cache
 def _callback_classes():
     keras = keras_module()
@@ -241,9 +243,6 @@ def _callback_classes():
 
         def _resolved_config(self) -> dict:
             """The run's config.yaml when train() has written it (every automatic choice filled in)."""
-            from deepwise.config import load_config
-            from deepwise.runs import CONFIG
-
             path = self.run_dir / CONFIG
             return _config_dict(load_config(path)) if path.is_file() else self.config
 

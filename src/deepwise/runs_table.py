@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from deepwise.errors import DeepwiseError
-from deepwise.runs import CONFIG, MANIFEST, METRICS
+from deepwise.evaluation import LOWER_IS_BETTER
+from deepwise.records import CONFIG, MANIFEST, Metrics, scan_run
 
 SORT_KEYS = ("created", "name", "status", "task", "metric", "baseline_score", "verdict", "duration", "fingerprint")
-BASELINES_LOWER_IS_BETTER = {"rmse", "mae", "log_loss", "mape", "smape", "mase"}
 
 
 @dataclass
@@ -38,40 +36,17 @@ class RunsTable:
         return {"directory": str(self.directory), "runs": self.rows, "warnings": self.warnings}
 
 
-def _read_json(path: Path) -> tuple[Any, str | None]:
-    if not path.is_file():
-        return None, "missing"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None, "damaged"
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _duration(manifest: dict[str, Any]) -> float | None:
-    from deepwise.report.context import run_duration_s
-
-    return run_duration_s(manifest)
-
-
-def _best_baseline(metrics: dict[str, Any], metric: str | None) -> tuple[str | None, float | None]:
+def _best_baseline(metrics: Metrics, metric: str | None) -> tuple[str | None, float | None]:
     evidence = (metrics.get("verdict") or {}).get("evidence") or {}
     name = evidence.get("best_baseline")
-    baselines = metrics.get("baselines") or {}
+    baselines = metrics.baselines
     if metric is None or not baselines:
         return name, None
     if name is None:
         scored = {k: v.get(metric) for k, v in baselines.items() if k != "dummy" and v.get(metric) is not None}
         if not scored:
             return None, None
-        pick = min if metric in BASELINES_LOWER_IS_BETTER else max
+        pick = min if metric in LOWER_IS_BETTER else max
         name = pick(scored, key=scored.get)
     score = (baselines.get(name) or {}).get(metric)
     return name, float(score) if isinstance(score, (int, float)) else None
@@ -79,38 +54,33 @@ def _best_baseline(metrics: dict[str, Any], metric: str | None) -> tuple[str | N
 
 def read_run_row(path: Path) -> dict[str, Any]:
     """One row of the table for a run directory (whatever state it is in)."""
-    manifest, problem = _read_json(path / MANIFEST)
-    manifest = manifest if isinstance(manifest, dict) else {}
-    status = manifest.get("status", "unknown") if problem is None else f"{problem} manifest"
-    metrics, _ = _read_json(path / METRICS)
-    metrics = metrics if isinstance(metrics, dict) and status == "complete" else {}
-    config = _read_yaml(path / CONFIG)
+    manifest, metrics, config, status = scan_run(path)
     data_cfg = config.get("data") or {}
     split = data_cfg.get("split") or {}
-    fingerprint = str((manifest.get("data") or {}).get("fingerprint") or "")
-    main = metrics.get("main_metric")
-    test = metrics.get("test") or {}
-    value = test.get(main) if main else None
-    baseline, baseline_score = _best_baseline(metrics, main)
+    fingerprint = manifest.data.fingerprint if manifest is not None else ""
+    main = metrics.main_metric if metrics is not None else None
+    value = metrics.test.get(main) if metrics is not None else None
+    baseline, baseline_score = _best_baseline(metrics, main) if metrics is not None else (None, None)
+    task = metrics.task if metrics is not None else (manifest.task if manifest is not None else None)
     return {
         "name": path.name,
         "path": str(path),
         "status": status,
-        "task": metrics.get("task") or manifest.get("task") or (config.get("problem") or {}).get("task"),
-        "created": manifest.get("created"),
+        "task": task or (config.get("problem") or {}).get("task"),
+        "created": manifest.created if manifest is not None else None,
         "fingerprint": fingerprint.split(":", 1)[-1][:12] if fingerprint else None,
         "model": (config.get("model") or {}).get("type"),
         "metric_name": main,
         "metric": float(value) if isinstance(value, (int, float)) else None,
         "baseline": baseline,
         "baseline_score": baseline_score,
-        "verdict": (metrics.get("verdict") or {}).get("code"),
-        "duration": _duration(manifest),
+        "verdict": metrics.verdict.code if metrics is not None and metrics.verdict is not None else None,
+        "duration": manifest.duration_s if manifest is not None else None,
         "split": {
             "validation": split.get("validation"),
             "test": split.get("test"),
             "stratify": split.get("stratify"),
-            "seed": config.get("seed", manifest.get("seed")),
+            "seed": config.get("seed", manifest.seed if manifest is not None else None),
         },
     }
 
@@ -123,7 +93,7 @@ def _sort_key(key: str):
         if value is None:
             return (1, 0, "")
         if isinstance(value, (int, float)):
-            lower_is_better = row.get("metric_name") in BASELINES_LOWER_IS_BETTER
+            lower_is_better = row.get("metric_name") in LOWER_IS_BETTER
             return (0, -value if descending and not lower_is_better else value, "")
         return (0, 0, str(value))
 
@@ -176,7 +146,7 @@ def list_runs(directory: str | Path = "runs", sort: str = "created") -> RunsTabl
         raise DeepwiseError(
             f"Cannot sort runs by '{sort}'.",
             expected="one of: " + ", ".join(SORT_KEYS),
-            fix="pass --sort with one of those keys, e.g. --sort metric.",
+            fix="sort by one of those keys: --sort metric (Python: list_runs(folder, sort=\"metric\")).",
         )
     if not base.is_dir():
         raise DeepwiseError(

@@ -11,7 +11,7 @@ from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND firs
 
 
 def main() -> None:
-    from deepwise.tune import worker_main
+    from deepwise.tune.worker import worker_main
 
     sys.exit(worker_main(sys.argv[1:]))
 

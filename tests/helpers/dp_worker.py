@@ -23,8 +23,10 @@ def main(out_dir: str, epochs: int) -> None:
     if info.num_processes > 1:
         distributed.data_parallel()
     from deepwise.config import config_from_dict
-    from deepwise.evaluate import score
-    from deepwise.train import build_model, model_input, prepare
+    from deepwise.evaluation import score
+    from deepwise.kinds.feeding import model_input
+    from deepwise.train import prepare
+    from deepwise.training.model import build_model
 
     cfg = config_from_dict(
         {

@@ -19,7 +19,7 @@ import numpy as np
 from deepwise.backend import keras_module
 from deepwise.config import AugmentationConfig, ModelConfig
 from deepwise.errors import ConfigError, RunError
-from deepwise.models.mlp import dense_head
+from deepwise.models.head import dense_head
 from deepwise.tasks import TaskSpec
 
 EMBEDDING_LAYER = "embedding"

@@ -11,7 +11,7 @@ from typing import Any
 
 from deepwise.backend import keras_module
 from deepwise.config import ModelConfig
-from deepwise.models.mlp import dense_head
+from deepwise.models.head import dense_head
 from deepwise.tasks import TaskSpec
 
 

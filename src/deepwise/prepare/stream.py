@@ -214,6 +214,8 @@ def _merge_moments(acc: dict[str, Any], values: np.ndarray) -> None:
     acc["n"] = n
 
 
+# One piece: the three streaming passes share the split codes, the usable-row rule and the counters of rows
+# left out; they are closures over the same source and config.
 def stream_table(config: Config, source: TableSource, resolve: Any) -> tuple[Any, TabularPreprocessor, StreamedTable]:
     """Passes 1 to 3 (module docstring). ``resolve(config, sample) -> Problem`` decides task and inputs from the
     sample. Returns ``(problem, fitted preprocessing, streamed arrays)``."""

@@ -1,0 +1,184 @@
+"""Step 8: a saved run, loaded to predict on new data and to re-measure it (``deepwise predict``, ``evaluate``).
+
+:func:`deepwise.train` returns a :class:`Run`; :func:`load_run` opens one from its directory. Its files are read
+through :class:`deepwise.records.RunFiles`; what depends on the kind of data (reading new inputs, the guard's flags,
+the output's columns) is the kind's :class:`~deepwise.kinds.base.Predictor`.
+
+Example:
+    >>> run = load_run("runs/penguins-20260101-120000")
+    >>> run.predict(new_rows)[["prediction", "proba_Adelie", "ood"]]
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from deepwise.config import Config
+from deepwise.data.tables import fingerprint
+from deepwise.errors import DataError
+from deepwise.evaluation import headline
+from deepwise.guard import GuardReport, OODGuard
+from deepwise.kinds import DataKind, Predictor, Prepared, kind_named
+from deepwise.records import (
+    GUARD,
+    Manifest,
+    Metrics,
+    RunFiles,
+    read_run_file,
+    unsafe_default,
+    unsafe_models,
+)
+
+__all__ = ["Run", "load_run", "predict", "unsafe_models"]
+
+
+class Run:
+    """A complete run directory: its config, metrics and history, and the model to predict with.
+
+    The model is loaded in Keras safe mode (a model file with code in it is refused); ``unsafe=True`` (or the
+    :func:`unsafe_models` block) turns that off for a model file you trust.
+    """
+
+    def __init__(self, path: str | Path, unsafe: bool | None = None):
+        self.files = RunFiles(path)
+        self.path = self.files.path
+        self.unsafe = unsafe_default() if unsafe is None else bool(unsafe)
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}')"
+
+    def _repr_html_(self) -> str:
+        test = self.metrics.get("test", {})
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in test.items() if isinstance(v, float)
+        )
+        return (
+            f"<b>deepwise run</b> <code>{html.escape(str(self.path))}</code> · task {html.escape(self.task)}"
+            f"<table><tr><th>test metric</th><th>value</th></tr>{rows}</table>"
+        )
+
+    # ------------------------------------------------------------------------------------------------ its files
+    @property
+    def manifest(self) -> Manifest:
+        return self.files.manifest
+
+    @property
+    def metrics(self) -> Metrics:
+        """metrics.json as a typed record (it also reads as the JSON mapping: ``run.metrics["test"]``)."""
+        return self.files.metrics
+
+    @property
+    def config(self) -> Config:
+        return self.files.config
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return self.files.history
+
+    @cached_property
+    def kind(self) -> DataKind:
+        """The kind of data this run was trained on (table, series, images, ...)."""
+        return kind_named(self.files.kind)
+
+    @property
+    def task(self) -> str:
+        return self.metrics.task
+
+    @property
+    def output(self) -> str:
+        """What the model outputs: binary, multiclass or regression."""
+        return self.metrics.output_task
+
+    @cached_property
+    def preprocessor(self) -> Any:
+        """The fitted preprocessing (preprocessing.json), as its kind of data reads it."""
+        state = self.files.preprocessing
+        return read_run_file(self.files.path / "preprocessing.json", lambda _: self.kind.load_preprocessor(state))
+
+    @cached_property
+    def model(self):
+        """The Keras model, loaded in safe mode (no arbitrary code from the file) unless ``unsafe``."""
+        return self.files.open_model(self.unsafe)
+
+    @cached_property
+    def guard(self) -> OODGuard | None:
+        """The out-of-distribution guard fitted at train time (None if the run was trained without one)."""
+        path = self.path / GUARD
+        return read_run_file(path, OODGuard.load) if path.is_file() else None
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The kind's predictor for this run (it keeps what it compiles between calls)."""
+        return self.kind.predictor(self)
+
+    # ---------------------------------------------------------------------------------------------- predicting
+    def predict(self, data: Any, *, guard: bool = True) -> pd.DataFrame:
+        """Predictions for new data of the run's kind, in the same order (tables: the same index) as the input.
+
+        Tables: ``prediction`` (the class, or the number) and ``proba_<class>`` per class; then ``ood`` (True =
+        unlike the training data; the prediction is still given) and ``ood_score`` (distance to the training data
+        relative to the alarm threshold; > 1 is flagged). Series: the forecast after the last row. Images: a row
+        per image, with its name. ``guard=False`` skips the check (for bulk scoring of data you know).
+        """
+        return self.predictor.predict(data, guard=guard)
+
+    def predict_to_csv(
+        self, data: str | Path, output: str | Path, *, chunked: bool | None = None, guard: bool = True
+    ) -> GuardReport:
+        """Predict into a CSV file that appears complete or not at all; a table too big for memory goes a chunk at
+        a time (``chunked=None``: decided as for training). Returns the guard's findings over all rows.
+
+        Example:
+            >>> report = run.predict_to_csv("big.csv", "predictions.csv")
+            >>> report.n_flagged
+        """
+        return self.predictor.predict_to_csv(data, Path(output), chunked=chunked, guard=guard)
+
+    def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:
+        """Metrics on labelled data, or (no data) on this run's held-out test split, re-measured."""
+        if data is None:
+            prepared = self.prepared()
+            return prepared.score("test", prepared.predict(self.model, "test"))
+        return self.predictor.evaluate(data)
+
+    def prepared(self) -> Prepared:
+        """The run's split and preprocessing rebuilt from its data (the same as in training), or a DataError when the
+        data is missing or changed."""
+        cfg = self.config
+        path = Path(cfg.data.path)
+        expected = self.manifest.data.fingerprint
+        problem = DataError(
+            f"The training data '{path}' is missing or changed since this run, so its test split cannot be rebuilt.",
+            expected=f"the original data (fingerprint {expected[:19]}...)",
+            fix="pass labelled data explicitly: `deepwise evaluate RUN labelled.csv` (or a folder of images).",
+        )
+        if not path.exists() or (path.is_file() and f"sha256:{fingerprint(path)}" != expected):
+            raise problem
+        data = self.kind.prepare(cfg)
+        if f"sha256:{data.fingerprint}" != expected:
+            raise problem
+        return data
+
+    def headline(self) -> str:
+        return headline(self.output, self.metrics["test"])
+
+
+def load_run(path: str | Path, *, unsafe: bool | None = None) -> Run:
+    """Open a complete run directory. Its model is loaded in Keras safe mode: a model file that carries code
+    (a Lambda layer) is refused with a :class:`RunError`. ``unsafe=True`` loads it anyway; only for files you
+    trust (None: inside :func:`unsafe_models`, else safe).
+
+    Example:
+        >>> run = deepwise.load_run("runs/penguins-20260101-120000")
+    """
+    return Run(path, unsafe=unsafe)
+
+
+def predict(run: str | Path | Run, data: Any, *, guard: bool = True) -> pd.DataFrame:
+    """Shortcut for ``load_run(run).predict(data, guard=guard)``."""
+    return (run if isinstance(run, Run) else Run(run)).predict(data, guard=guard)
