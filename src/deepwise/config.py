@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deepwise.errors import ConfigError
 
-Task = Literal["auto", "binary", "multiclass", "regression", "forecasting"]
+Task = Literal["auto", "binary", "multiclass", "regression", "forecasting", "translation"]
 Output = Literal["auto", "binary", "multiclass", "regression"]
 MAX_IMAGE_SIDE = 4096
 MAX_CONFIG_VALUES = 100_000  # a YAML alias bomb ("billion laughs") expands far beyond this
@@ -39,7 +39,8 @@ class ProblemConfig(_Section):
     target: str = Field(description="the column to predict")
     task: Task = Field(
         "auto",
-        description="binary | multiclass | regression | forecasting (rows are a time series), or auto: inferred",
+        description="binary | multiclass | regression | forecasting (rows are a time series) | translation (a text "
+        "column into another), or auto: inferred",
     )
     output: Output = Field(
         "auto", description="forecasting only: what is forecast (regression | binary | multiclass | auto)"
@@ -259,6 +260,36 @@ class GuardConfig(_Section):
     neighbors: int = Field(5, ge=1, description="k of the k-nearest-neighbour distance score")
 
 
+class TranslationConfig(_Section):
+    source: str | None = Field(
+        None, description="translation: the source text column (null = the only column besides the target)"
+    )
+    target_path: str | None = Field(
+        None,
+        description="translation from two aligned text files: the file of target lines (data.path holds the "
+        "source lines, line i of one translating line i of the other)",
+    )
+    tokenizer: Literal["auto", "char", "subword"] = Field(
+        "auto",
+        description="characters (short strings: dates, codes, spellings) or subwords (BPE, trained on the training "
+        "pairs); auto = characters when 90 % of sentences have at most 100 characters",
+    )
+    vocab_size: int = Field(8000, ge=64, description="subwords: the size of each vocabulary")
+    architecture: Literal["gru", "transformer"] = Field(
+        "gru", description="a GRU encoder-decoder with attention (fast on a CPU) or a small Transformer"
+    )
+    attention: Literal["luong", "bahdanau"] = Field("luong", description="gru: dot-product or additive attention")
+    units: int | None = Field(
+        None, ge=8, description="width of the recurrent or attention layers; null = 128 GRU, 64 Transformer"
+    )
+    embed_dim: int = Field(64, ge=8, description="size of each token's embedding")
+    decoding: Literal["greedy", "beam"] = Field("greedy", description="how a translation is read from the network")
+    beam: int = Field(4, ge=1, le=32, description="beam decoding: the number of candidates kept")
+    max_chars: int = Field(
+        1000, ge=10, description="longest sentence accepted; longer ones are an error naming the line"
+    )
+
+
 class UncertaintyConfig(_Section):
     coverage: float | None = Field(
         0.9,
@@ -279,6 +310,9 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="out-of-distribution guard for predict")
+    translation: TranslationConfig = Field(
+        default_factory=TranslationConfig, description="translating one text column into another"
+    )
     uncertainty: UncertaintyConfig = Field(
         default_factory=UncertaintyConfig, description="how sure each prediction is (conformal intervals and sets)"
     )
