@@ -9,6 +9,12 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two worker processes on a 2-core machine: one thread each for XLA, BLAS and OpenMP, so that
+    # they share the cores instead of both trying to use them all (set before JAX or NumPy is imported)
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"

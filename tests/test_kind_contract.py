@@ -304,9 +304,14 @@ def test_every_kind_serves_and_exports(name, runs, case_data, tmp_path):
     from deepwise.export import export
     from deepwise.serve import create_app
 
+    from fastapi.testclient import TestClient
+
     run = runs[name]
-    app = create_app(run.path)
+    app = create_app(run.path, max_records=16, max_images=8)  # few batch shapes to compile at start-up
     assert app.description
+    health = TestClient(app).get("/health").json()
+    assert health["status"] == "ok" and health["task"] == run.task
+    assert "/predict" in {route.path for route in app.routes}
     folder = export(run.path, "keras", tmp_path / "export")
     assert (folder / "model.keras").is_file() and json.loads((folder / "export.json").read_text())["inputs"]
 
