@@ -301,10 +301,10 @@ def test_every_kind_resumes_an_interrupted_run(name, runs, tmp_path):
 
 @pytest.mark.parametrize("name", CASES)
 def test_every_kind_serves_and_exports(name, runs, case_data, tmp_path):
+    from fastapi.testclient import TestClient
+
     from deepwise.export import export
     from deepwise.serve import create_app
-
-    from fastapi.testclient import TestClient
 
     run = runs[name]
     app = create_app(run.path, max_records=16, max_images=8)  # few batch shapes to compile at start-up
