@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -168,6 +169,32 @@ def _infer_task(target: pd.Series) -> str:
     if len(unique) <= 10 and np.all(np.mod(unique.astype(np.float64), 1) == 0):
         return "binary" if len(unique) <= 2 else "multiclass"
     return "regression"
+
+
+#: above this many inputs, the search covers the ones most correlated with the target (a formula of the others
+#: would have to be a sum of many weak columns, which the linear family finds among these anyway)
+MAX_SEARCH_COLUMNS = 50
+
+
+def most_related(frame: pd.DataFrame, target: str, inputs: list[str], k: int, max_rows: int = 5000) -> list[str]:
+    """The ``k`` numeric inputs most correlated (in absolute value) with the target, or with its class codes, on at
+    most ``max_rows`` rows (one matrix product, not a loop over columns; missing values count as the mean)."""
+    rows = frame.iloc[:max_rows]
+    y = rows[target]
+    y = pd.to_numeric(y, errors="coerce") if pd.api.types.is_numeric_dtype(y) else pd.Series(pd.factorize(y)[0])
+    numbers = [c for c in inputs if pd.api.types.is_numeric_dtype(rows[c]) and not pd.api.types.is_bool_dtype(rows[c])]
+    x = rows[numbers].to_numpy(dtype=np.float64)
+    target_values = y.to_numpy(dtype=np.float64)
+    keep = np.isfinite(target_values)
+    x, target_values = x[keep], target_values[keep]
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: its mean is NaN, its strength 0
+        x = np.where(np.isfinite(x), x, np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0))
+        x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-12)
+        target_values = (target_values - target_values.mean()) / max(float(target_values.std()), 1e-12)
+        strength = np.nan_to_num(np.abs(x.T @ target_values) / max(len(target_values), 1))
+    order = np.argsort(-strength, kind="stable")[:k]
+    return [numbers[i] for i in order]
 
 
 def _check_arguments(frame: pd.DataFrame, target: str, task: str | None, inputs: list[str] | None) -> str:
@@ -382,6 +409,9 @@ def find_formula(
     started = time.perf_counter()
     task = _check_arguments(frame, target, task, inputs)
     metric = "R²" if task == "regression" else "accuracy"
+    inputs = [c for c in frame.columns if c != target] if inputs is None else list(inputs)
+    if len(inputs) > MAX_SEARCH_COLUMNS:  # a wide table: the search covers the inputs most related to the target
+        inputs = most_related(frame, target, inputs, MAX_SEARCH_COLUMNS)
     data, classes, skipped, problem = _prepare(frame, target, task, inputs, seed, max(int(max_rows), 2))
     base = dict(target=target, task=task, metric=metric, skipped_columns=skipped)
     if data is None or len(data.y_held) < 10:

@@ -171,7 +171,7 @@ if TensorFlow is not installed. Set the backend first:
 import os
 os.environ["KERAS_BACKEND"] = "{{ backend }}"   # before importing keras; "jax", "tensorflow" or "torch"
 import keras
-model = keras.saving.load_model("{{ path }}/model.keras", compile=False)
+model = keras.saving.load_model("{{ path }}/model.keras", compile=False, safe_mode=True)
 ```
 
 The network takes *preprocessed* inputs: `preprocessing.json` in the run says how they are made (\
