@@ -224,7 +224,9 @@ def case_5000_columns(tmp, penguins_csv):
     df["f1"] = df["f0"] * 2 + 1  # one correlated pair among 12.5 million
     df["y"] = rng.integers(0, 2, 300)
     df.to_csv(tmp / "wide.csv", index=False)
-    return Case(["inspect", tmp / "wide.csv", "--target", "y"], 0, "correlated_features", seconds=25)
+    # a ceiling that catches a hang, not a speed target (24.6 s on an idle 2-core machine; bench/inspect_scale.py
+    # holds the speed target): busy CI machines take twice as long
+    return Case(["inspect", tmp / "wide.csv", "--target", "y"], 0, "correlated_features", seconds=120)
 
 
 def case_5000_columns_train(tmp, penguins_csv):
@@ -238,7 +240,7 @@ def case_5000_columns_train(tmp, penguins_csv):
         tmp / "wide.yaml",
         f"problem: {{target: y}}\ndata: {{path: '{tmp / 'wide.csv'}'}}\ntraining: {{epochs: 3, report: false}}\n",
     )
-    return Case(["train", cfg, "--runs-dir", tmp / "runs"], 0, "Run saved to", seconds=120)
+    return Case(["train", cfg, "--runs-dir", tmp / "runs"], 0, "Run saved to", seconds=300)  # a hang ceiling
 
 
 def case_spaces_and_non_ascii_path(tmp, penguins_csv):

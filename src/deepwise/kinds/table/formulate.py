@@ -146,6 +146,11 @@ def check_model_type(config: Config, allowed: tuple[str, ...], what: str, hint: 
         )
 
 
+#: a column is taken as the rows' time axis (for the split) only with at least this many distinct times: a "year"
+#: column of three values does not order the rows enough to split them in time
+MIN_TIMES = 10
+
+
 def resolve_time_order(config: Config, df: pd.DataFrame) -> list[str]:
     """Whether the rows are split in time order (``data.split.chronological``) and by which column; the notes say why.
 
@@ -156,7 +161,12 @@ def resolve_time_order(config: Config, df: pd.DataFrame) -> list[str]:
     split = config.data.split
     if config.data.time_column is None and split.chronological is not False:
         config.data.time_column = next(
-            (n for n in df.columns if n != config.problem.target and looks_like_time(df[n])), None
+            (
+                n
+                for n in df.columns
+                if n != config.problem.target and df[n].nunique() >= MIN_TIMES and looks_like_time(df[n])
+            ),
+            None,
         )
     name = config.data.time_column
     if split.chronological is None:
@@ -181,6 +191,13 @@ def chronological_splits(df: pd.DataFrame, time_column: str | None, validation: 
     order = np.arange(n) if time_column is None else np.argsort(parse_time(df[time_column]).to_numpy(), kind="stable")
     n_test, n_val = int(np.ceil(test * n)), int(np.ceil(validation * n))
     n_train = n - n_val - n_test
+    if n_train < 2 or n_val < 1 or n_test < 1:
+        raise DataError(
+            f"{n} rows are fewer than the split needs (in time order: {n_train} train, {n_val} validation, "
+            f"{n_test} test).",
+            expected="at least a few dozen rows (far more to learn anything)",
+            fix="use more rows.",
+        )
     return {
         "train": np.sort(order[:n_train]),
         "validation": np.sort(order[n_train : n_train + n_val]),
