@@ -159,10 +159,11 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained"] = Field(
+    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained", "pooling", "transformer"] = Field(
         "auto",
         description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
-        "auto = mlp, or cnn for images",
+        "text: pooling (embeddings averaged) | conv1d | transformer | pretrained (a sentence encoder); auto = mlp, "
+        "cnn for images, pooling for text",
     )
     conv_filters: list[int] | None = Field(
         None,
@@ -260,6 +261,33 @@ class GuardConfig(_Section):
     neighbors: int = Field(5, ge=1, description="k of the k-nearest-neighbour distance score")
 
 
+class TextConfig(_Section):
+    columns: list[str] | None = Field(
+        None, description="text: the free-text columns of a table (null = detected, with the reason said)"
+    )
+    tokenizer: Literal["word", "char", "subword"] = Field(
+        "word", description="text: words, characters, or subwords (WordPiece/BPE trained on the training texts)"
+    )
+    subword_model: Literal["wordpiece", "bpe"] = Field("wordpiece", description="text: the subword algorithm")
+    max_tokens: int = Field(20000, ge=100, description="text: the vocabulary's size at most (most frequent first)")
+    min_count: int = Field(2, ge=1, description="text: a word seen fewer times in training is unknown")
+    max_length: int | None = Field(
+        None, ge=8, description="text: tokens kept per document (null = learned: the 95th percentile of training)"
+    )
+    lowercase: bool = Field(True, description="text: fold case before tokenizing")
+    embedding_dim: int = Field(64, ge=4, description="text: the size of each token's embedding")
+    heads: int = Field(2, ge=1, description="text, transformer: attention heads")
+    transformer_layers: int = Field(1, ge=1, le=8, description="text, transformer: encoder blocks")
+    ff_dim: int = Field(128, ge=8, description="text, transformer: width of each block's feed-forward layer")
+    max_document_bytes: int = Field(
+        1_000_000, ge=1000, description="text: longer documents are cut (and the run says which)"
+    )
+    encoding_errors: Literal["replace", "strict"] = Field(
+        "replace", description="text: bytes that are not UTF-8 are replaced and counted, or refused (strict)"
+    )
+    pretrained_max_length: int = Field(128, ge=8, description="text, pretrained: tokens the sentence encoder reads")
+
+
 class TranslationConfig(_Section):
     source: str | None = Field(
         None, description="translation: the source text column (null = the only column besides the target)"
@@ -310,6 +338,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="the network")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="how the network is trained")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="out-of-distribution guard for predict")
+    text: TextConfig = Field(default_factory=TextConfig, description="free text: documents and text columns")
     translation: TranslationConfig = Field(
         default_factory=TranslationConfig, description="translating one text column into another"
     )
