@@ -9,37 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.report_page import CLASSIFICATION, COMMON, REGRESSION, Page, chromium, needs_chromium
 
 import deepwise
 from deepwise.render.common import diagnose_fit
 from deepwise.report import report
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install -y chromium)"
-)
-
-COMMON = {
-    "summary",
-    "verdict",
-    "metrics",
-    "uncertainty",
-    "learning-curves",
-    "feature-importance",
-    "guard",
-    "findings",
-    "config",
-    "environment",
-}
-CLASSIFICATION = {"confusion-matrix", "per-class", "roc-curves", "pr-curves", "calibration"}
-REGRESSION = {"predicted-vs-true", "residuals"}
 
 
 def train_small(csv: Path, target: str, runs_dir: Path):
@@ -48,44 +27,6 @@ def train_small(csv: Path, target: str, runs_dir: Path):
     config = {"problem": {"target": target}, "data": {"path": str(csv)}, "training": {"epochs": 30}}
     with threadpool_limits(1, user_api="openmp"):
         return deepwise.train(config, runs_dir=runs_dir, verbose=False)
-
-
-class Page(HTMLParser):
-    """Section ids, images and anything that would need the network or run code."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.sections: dict[str, str] = {}
-        self.images: list[str] = []
-        self.scripts = 0
-        self.external: list[str] = []
-        self._current: str | None = None
-        self.text: dict[str, list[str]] = {}
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "section":
-            self._current = attrs.get("id")
-            self.sections[self._current] = ""
-            self.text[self._current] = []
-        if tag == "img":
-            self.images.append(attrs.get("src", ""))
-        if tag in ("script", "iframe", "object", "embed"):
-            self.scripts += 1
-        for key in ("src", "href"):
-            value = attrs.get(key) or ""
-            if value.startswith(("http:", "https:", "//")):
-                self.external.append(value)
-        if tag == "link":
-            self.external.append(attrs.get("href", "link"))
-
-    def handle_data(self, data):
-        if self._current is not None:
-            self.text[self._current].append(data)
-
-    def section_text(self, section_id: str) -> str:
-        return " ".join(" ".join(self.text.get(section_id, [])).split())
 
 
 @pytest.fixture(scope="module")
@@ -141,37 +82,19 @@ def test_model_card(runs, reports, task):
     assert "| gradient boosting (HistGradientBoosting" in card
 
 
-def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
-
-
 @needs_chromium
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
-def test_report_renders_in_chromium(reports, task, tmp_path):
+def test_report_renders_inchromium(reports, task, tmp_path):
     from PIL import Image
 
     url = reports[task].resolve().as_uri()
-    dom = _chromium("--dump-dom", url, tmp_path=tmp_path)
+    dom = chromium("--dump-dom", url, tmp_path=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     rendered = Page(dom.stdout)
     expected = COMMON | (REGRESSION if task == "regression" else CLASSIFICATION)
     assert expected <= set(rendered.sections)
     png = tmp_path / f"{task}.png"
-    shot = _chromium(f"--screenshot={png}", "--window-size=1280,4000", url, tmp_path=tmp_path)
+    shot = chromium(f"--screenshot={png}", "--window-size=1280,4000", url, tmp_path=tmp_path)
     assert shot.returncode == 0 and png.is_file(), shot.stderr[-2000:]
     image = Image.open(png).convert("L")
     assert image.size == (1280, 4000)

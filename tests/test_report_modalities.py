@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.report_page import CLASSIFICATION, COMMON, REGRESSION, Page, chromium, needs_chromium
 from PIL import Image
-from test_report import CLASSIFICATION, COMMON, REGRESSION, Page, _chromium, needs_chromium
 
 import deepwise
 from deepwise.render import plots
@@ -163,16 +163,16 @@ def test_image_report(digits_run):
 
 
 @needs_chromium
-def test_image_report_renders_in_chromium(digits_run, tmp_path):
+def test_image_report_renders_inchromium(digits_run, tmp_path):
     from PIL import Image as PILImage
 
     path = report(digits_run.path)
     url = path.resolve().as_uri()
-    dom = _chromium("--dump-dom", url, tmp_path=tmp_path)
+    dom = chromium("--dump-dom", url, tmp_path=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert COMMON | IMAGES | CLASSIFICATION <= set(Page(dom.stdout).sections)
     png = tmp_path / "images.png"
-    shot = _chromium(f"--screenshot={png}", "--window-size=1280,4000", url, tmp_path=tmp_path)
+    shot = chromium(f"--screenshot={png}", "--window-size=1280,4000", url, tmp_path=tmp_path)
     assert shot.returncode == 0 and png.is_file(), shot.stderr[-2000:]
     pixels = np.asarray(PILImage.open(png).convert("L"))
     assert pixels.shape == (4000, 1280)
