@@ -235,7 +235,7 @@ def test_transferred_bases_train_what_they_should():
     transfer of a transfer; a keras.applications base inside an earlier run keeps its batch norm and its fixed
     preprocess_input; the earlier run's augmentation layers are not part of the transferred base."""
     from deepwise.config import AugmentationConfig, ModelConfig
-    from deepwise.models.cnn import _all_layers, applications_in, build_cnn, build_from_run, build_pretrained
+    from deepwise.models.cnn import all_layers, applications_in, build_cnn, build_from_run, build_pretrained
     from deepwise.tasks import TASKS
 
     task = TASKS["multiclass"]
@@ -248,7 +248,7 @@ def test_transferred_bases_train_what_they_should():
         AugmentationConfig(translation=0.1),
     )
     twice = build_from_run(build_from_run(cnn, task, 5, whole), task, 5, whole)
-    layers = _all_layers(twice)
+    layers = all_layers(twice)
     norms = [layer for layer in layers if type(layer).__name__ == "BatchNormalization"]
     assert len(norms) == 2 and all(layer.trainable for layer in norms)
     assert not any(layer.name.startswith("aug_") for layer in layers) and not applications_in(twice)
@@ -257,10 +257,10 @@ def test_transferred_bases_train_what_they_should():
     earlier = build_pretrained({"features": {"shape": (32, 32, 3)}}, task, 5, app)
     reused = build_from_run(earlier, task, 5, whole)
     (application,) = applications_in(reused)
-    inner = _all_layers(application)
+    inner = all_layers(application)
     assert all(not layer.trainable for layer in inner if type(layer).__name__ == "BatchNormalization")
     assert all(layer.trainable for layer in inner if type(layer).__name__ == "Conv2D")
-    assert not next(layer for layer in _all_layers(reused) if layer.name == "preprocess_input").trainable
+    assert not next(layer for layer in all_layers(reused) if layer.name == "preprocess_input").trainable
 
 
 def test_an_inference_mode_base_has_no_dropout_while_the_head_trains():

@@ -11,7 +11,7 @@ import pytest
 from helpers import properties as P
 from hypothesis import HealthCheck, given, settings
 
-from deepwise.prepare.tabular import _category_strings
+from deepwise.prepare.tabular import category_strings
 
 CI = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -86,7 +86,7 @@ def test_category_indices_of_number_and_text_columns_at_any_batch_size(rows, dty
         values = ["0.3", " b", None, "c"]
     train = pd.DataFrame({"c": pd.Series(values * 25, dtype=dtype)})
     prep = TabularPreprocessor([], ["c"], encoding="one_hot").fit(train)
-    expected = prep._vocabulary_indices("c", _category_strings(train["c"]))[:4]
+    expected = prep._vocabulary_indices("c", category_strings(train["c"]))[:4]
     assert (expected != 0).all()  # every training value is known
     batch = train.head(rows)
     np.testing.assert_array_equal(prep.category_indices(batch, "c")[:4], expected)

@@ -22,7 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 from deepwise.config import Config, ConfigError, load_config  # noqa: E402
 from deepwise.data.tables import read_table  # noqa: E402
 from deepwise.errors import DeepwiseError  # noqa: E402
-from deepwise.prepare.tabular import SMALL_BATCH, TabularPreprocessor, _category_strings  # noqa: E402
+from deepwise.prepare.tabular import SMALL_BATCH, TabularPreprocessor, category_strings  # noqa: E402
 
 # ------------------------------------------------------------------------------------------ 1. the CSV reader
 # bytes that look like tables often enough to reach the parser: delimiters, quotes, newlines, BOMs, NULs, high bytes
@@ -243,10 +243,10 @@ def check_numeric_block_matches_each_column(drawn: tuple[pd.DataFrame, list[str]
     at = len(columns)  # then each one-hot block: the category index of every row, value by value
     many = pd.concat([df] * (SMALL_BATCH // len(df) + 1), ignore_index=True)  # past the few-rows path
     for name in categorical:
-        by_value = prep._vocabulary_indices(name, _category_strings(df[name]))
+        by_value = prep._vocabulary_indices(name, category_strings(df[name]))
         np.testing.assert_array_equal(prep.category_indices(df, name), by_value)
         np.testing.assert_array_equal(
-            prep.category_indices(many, name), prep._vocabulary_indices(name, _category_strings(many[name]))
+            prep.category_indices(many, name), prep._vocabulary_indices(name, category_strings(many[name]))
         )
         if prep.encodings_[name] == "one_hot":
             width = len(prep.vocabularies_[name]) + 2

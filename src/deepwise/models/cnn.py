@@ -185,7 +185,7 @@ def build_from_run(run_model, task: TaskSpec, n_classes: int, config: ModelConfi
         for application in applications_in(base):
             _keep_batch_norm_statistics(application)
             _dropout_off(application)
-        for layer in _all_layers(base):
+        for layer in all_layers(base):
             if layer.name == PREPROCESS_LAYER:  # preprocess_input is a fixed map, never learned
                 layer.trainable = False
     else:
@@ -206,12 +206,12 @@ def applications_in(model) -> list:
     return found
 
 
-def _all_layers(model) -> list:
+def all_layers(model) -> list:
     out = []
     for layer in model.layers:
         out.append(layer)
         if hasattr(layer, "layers"):
-            out.extend(_all_layers(layer))
+            out.extend(all_layers(layer))
     return out
 
 
@@ -223,14 +223,14 @@ def _dropout_off(model) -> None:
     residual branches of a frozen base while the head trained. A rate of 0 is what inference does.
     """
     keras = keras_module()
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
 
 
 def _keep_batch_norm_statistics(model) -> None:
     """Batch normalization layers of ``model`` (and of models nested in it) keep their statistics and scales."""
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if type(layer).__name__ == "BatchNormalization":
             layer.trainable = False
 

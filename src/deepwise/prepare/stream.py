@@ -36,7 +36,7 @@ import pandas as pd
 from deepwise.config import Config
 from deepwise.data.stream import ColumnTypeChanged, TableSource, row_hash
 from deepwise.errors import DataError
-from deepwise.prepare.tabular import FEATURES, TabularPreprocessor, _category_strings, _json_value
+from deepwise.prepare.tabular import FEATURES, TabularPreprocessor, category_strings, _json_value
 
 SAMPLE_ROWS = 100_000
 SPLITS = ("train", "validation", "test")
@@ -137,7 +137,7 @@ class StreamingStatistics:
                 acc["min"] = min(acc["min"], float(present.min()))
                 acc["max"] = max(acc["max"], float(present.max()))
         for name, counter in self.categories.items():
-            counter.update(_category_strings(train[name]).dropna().value_counts().to_dict())
+            counter.update(category_strings(train[name]).dropna().value_counts().to_dict())
             if len(counter) > MAX_COUNTED_CATEGORIES:
                 self.categories[name] = Counter(dict(counter.most_common(MAX_COUNTED_CATEGORIES // 2)))
                 self.pruned.add(name)

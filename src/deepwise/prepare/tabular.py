@@ -30,7 +30,7 @@ FEATURES = "features"
 EMBEDDING_PREFIX = "cat__"
 
 
-def _category_strings(col: pd.Series) -> pd.Series:
+def category_strings(col: pd.Series) -> pd.Series:
     """Normalize category values to strings so that 1, 1.0 and '1' are the same category.
 
     Each distinct value is formatted once (a column of a million rows has a handful of categories): numeric and
@@ -138,7 +138,7 @@ class TabularPreprocessor:
         self.vocabularies_: dict[str, list[str]] = {}
         self.encodings_: dict[str, str] = {}
         for name in self.categorical:
-            counts = _category_strings(df[name]).dropna().value_counts()
+            counts = category_strings(df[name]).dropna().value_counts()
             counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
             vocab = [str(v) for v in counts.index[: self.max_categories]]
             self.vocabularies_[name] = vocab
@@ -262,19 +262,19 @@ class TabularPreprocessor:
         number = pd.api.types.is_bool_dtype(dtype) or _is_number_dtype(dtype)
         if number or (isinstance(dtype, pd.StringDtype) and len(col) > SMALL_BATCH):
             # the distinct values as factorize gives them (np.float32 stays float32: '0.3', not '0.30000001...'),
-            # formatted exactly as _category_strings formats them
+            # formatted exactly as category_strings formats them
             codes, uniques = pd.factorize(col)  # missing values get code -1
             fmt = _number_category if number else str.strip
             distinct = self._vocabulary_indices(name, pd.Series([fmt(v) for v in uniques], dtype=object))
             return np.append(distinct, np.int32(MISSING))[codes]
         if len(col) <= SMALL_BATCH:  # a few rows of text (a request to serve): a dictionary lookup per value
             return self._indices_of_values(name, col)
-        return self._vocabulary_indices(name, _category_strings(col))
+        return self._vocabulary_indices(name, category_strings(col))
 
     def _indices_of_values(self, name: str, col: pd.Series) -> np.ndarray:
         """:meth:`category_indices` of a text or object column value by value in Python: pandas' per-call cost
         (about 0.5 ms a column) is most of the time of a few rows. The same normalization as
-        :func:`_category_strings` (number columns never come here: ``tolist`` would widen float32 values)."""
+        :func:`category_strings` (number columns never come here: ``tolist`` would widen float32 values)."""
         positions = self._layout()["vocabulary_index"][name]
         normalize = str.strip if isinstance(col.dtype, pd.StringDtype) else _category_string  # text or object
         out = np.empty(len(col), dtype=np.int32)
