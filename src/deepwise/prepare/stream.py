@@ -36,7 +36,7 @@ import pandas as pd
 from deepwise.config import Config
 from deepwise.data.stream import ColumnTypeChanged, TableSource, row_hash
 from deepwise.errors import DataError
-from deepwise.prepare.tabular import FEATURES, TabularPreprocessor, category_strings, _json_value
+from deepwise.prepare.tabular import FEATURES, TabularPreprocessor, _json_value, category_strings
 
 SAMPLE_ROWS = 100_000
 SPLITS = ("train", "validation", "test")
