@@ -262,10 +262,24 @@ def evaluate(
 
 @app.command()
 @handled
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
-    """Check versions, backend, devices and memory."""
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    compare: Annotated[
+        Path | None,
+        typer.Option("--compare", help="A run: say which packages differ from the environment it was trained in."),
+    ] = None,
+) -> None:
+    """Check versions, backend, devices and memory (or, with --compare RUN, what changed since a run)."""
+    from deepwise.doctor import compare as compare_run
     from deepwise.doctor import doctor as run_doctor
 
+    if compare is not None:
+        found = compare_run(compare)
+        if as_json:
+            sys.stdout.write(json.dumps(found, indent=2) + "\n")
+            return
+        _print_comparison(found)
+        return
     report = run_doctor()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -284,6 +298,29 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the repor
             console.print(f"[red]problem:[/] {problem}")
     if not report["healthy"]:
         raise typer.Exit(1)
+
+
+def _print_comparison(found: dict) -> None:
+    if found["same"]:
+        console.print(f"Same environment as the run {found['run']}: every package it recorded has the same version.")
+        return
+    table = Table(title=f"What differs from the environment of {found['run']}", title_justify="left")
+    for column in ("package", "then", "now"):
+        table.add_column(column)
+    for label, key in (("python", "python"), ("Keras backend", "backend")):
+        if found[key][0] != found[key][1]:
+            table.add_row(label, str(found[key][0]), str(found[key][1]))
+    for name, (then, now) in found["changed"].items():
+        table.add_row(name, then, now)
+    for name, then in found["missing"].items():
+        table.add_row(name, then, "[red]not installed[/]")
+    for name, now in found["added"].items():
+        table.add_row(name, "-", now)
+    console.print(table)
+    console.print(
+        "Results may differ from the run's: retrain here, or install the versions it used "
+        "(`pip install 'name==version'`, or the project's requirements.lock)."
+    )
 
 
 @app.command()

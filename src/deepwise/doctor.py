@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from deepwise.backend import backend_name, keras_module
+from deepwise.records import RunFiles
+from deepwise.records.schema import environment
 
 REQUIRED = ("keras", "numpy", "pandas", "pyarrow", "sklearn", "typer", "rich", "pydantic", "yaml", "h5py")
 
@@ -73,3 +76,33 @@ def _dist_version(module_name: str) -> str:
         return version({"sklearn": "scikit-learn", "yaml": "pyyaml"}.get(module_name, module_name))
     except PackageNotFoundError:
         return "?"
+
+
+def compare(run_path: str | Path) -> dict[str, Any]:
+    """What differs between this environment and the one a run was trained in (its manifest.json).
+
+    Returns ``{"run", "same", "changed": {name: [then, now]}, "missing": {name: then}, "added": {name: now},
+    "python": [then, now], "backend": [then, now]}``; packages are compared where the run recorded them (every
+    installed distribution since manifests record them; the main ones before).
+
+    Example:
+        >>> compare("runs/penguins-20260101-120000")["changed"]
+        {'numpy': ['2.4.6', '2.5.0']}
+    """
+    manifest = RunFiles(run_path, require_complete=False).manifest
+    now = environment()
+    then_packages = manifest.packages or {_distribution(k): v for k, v in manifest.versions.items()}
+    now_packages = now["packages"]
+    compared = {k: v for k, v in then_packages.items() if k not in ("python", "backend")}
+    changed = {k: [v, now_packages[k]] for k, v in compared.items() if k in now_packages and now_packages[k] != v}
+    missing = {k: v for k, v in compared.items() if k not in now_packages}
+    added = {k: v for k, v in now_packages.items() if manifest.packages is not None and k not in compared}
+    python = [manifest.versions.get("python"), now["versions"]["python"]]
+    backend = [manifest.versions.get("backend"), now["versions"]["backend"]]
+    same = not (changed or missing or added) and python[0] == python[1] and backend[0] == backend[1]
+    return {"run": str(run_path), "same": same, "changed": changed, "missing": missing, "added": added,
+            "python": python, "backend": backend}  # fmt: skip
+
+
+def _distribution(module_name: str) -> str:
+    return {"sklearn": "scikit-learn", "yaml": "pyyaml"}.get(module_name, module_name).lower()

@@ -107,7 +107,10 @@ class Manifest(Record):
     kind: str | None = Field(None, description="the kind of data (table, series, images, ...); absent in format 1")
     task: str = Field(description="as metrics.json's task")
     data: DataInfo
-    versions: dict[str, Any] = Field(default_factory=dict, description="package versions and the Keras backend")
+    versions: dict[str, Any] = Field(default_factory=dict, description="main package versions and the Keras backend")
+    packages: dict[str, str] | None = Field(
+        None, description="every installed distribution and its version (absent in runs before it was recorded)"
+    )
     hardware: dict[str, Any] = Field(default_factory=dict)
     command: str = ""
     timings: dict[str, float] | None = Field(None, description="seconds per step (prepare, fit, evaluate, ...)")
@@ -196,6 +199,7 @@ def environment() -> dict[str, Any]:
         versions["jax"] = jax.__version__
     return {
         "versions": versions,
+        "packages": installed_packages(),
         "hardware": {
             "platform": platform.platform(),
             "machine": platform.machine(),
@@ -204,6 +208,18 @@ def environment() -> dict[str, Any]:
         },
         "command": " ".join(sys.argv),
     }
+
+
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution and its version (``deepwise doctor --compare RUN`` holds them against today's)."""
+    from importlib.metadata import distributions
+
+    found = {}
+    for dist in distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name:
+            found[name] = dist.version
+    return dict(sorted(found.items()))
 
 
 def _memory_gb() -> float | None:
