@@ -193,8 +193,8 @@ def most_related(frame: pd.DataFrame, target: str, inputs: list[str], k: int, ma
         x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-12)
         target_values = (target_values - target_values.mean()) / max(float(target_values.std()), 1e-12)
         strength = np.nan_to_num(np.abs(x.T @ target_values) / max(len(target_values), 1))
-    order = np.argsort(-strength, kind="stable")[:k]
-    return [numbers[i] for i in order]
+    chosen = np.argsort(-strength, kind="stable")[:k]
+    return [numbers[i] for i in sorted(chosen)]  # in the table's column order, so a formula reads as the table does
 
 
 def _check_arguments(frame: pd.DataFrame, target: str, task: str | None, inputs: list[str] | None) -> str:
