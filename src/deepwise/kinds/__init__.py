@@ -16,6 +16,8 @@ from deepwise.kinds.base import DataKind, Predictor, Prepared, Problem, SavedRun
 from deepwise.kinds.images import ImagesKind
 from deepwise.kinds.series import SeriesKind
 from deepwise.kinds.table import TableKind
+from deepwise.kinds.text import TextKind
+from deepwise.kinds.translation import TranslationKind
 
 #: in the order they are asked to claim a config; a table is the default, so it comes last
 KINDS: dict[str, DataKind] = {}
@@ -30,7 +32,9 @@ def register(kind: DataKind) -> DataKind:
 
 
 _TABLE = TableKind()
-for _kind in (ImagesKind(), SeriesKind()):
+# translation first (it is asked for by name); text before images: a folder of class sub-folders of .txt files is
+# text, any other folder is images
+for _kind in (TranslationKind(), TextKind(), ImagesKind(), SeriesKind()):
     register(_kind)
 
 
