@@ -170,10 +170,11 @@ class ModelConfig(_Section):
         description="cnn: filters of each conv block (3x3 conv, max-pool); null = [32, 64] for images up to 16 "
         "pixels, [16, 32, 64] above",
     )
-    pooling: Literal["average", "max", "flatten"] = Field(
-        "average",
+    pooling: Literal["average", "max", "flatten"] | None = Field(
+        None,
         description="cnn: how the last conv block becomes a vector: global average | global max pooling, or "
-        "flatten (keeps where in the image each feature is; more weights)",
+        "flatten (keeps where in the image each feature is; more weights); null = flatten for images up to 16 "
+        "pixels, average above",
     )
     base: str = Field("MobileNetV2", description="pretrained: any keras.applications model, e.g. EfficientNetB0")
     weights: str | None = Field(
