@@ -264,7 +264,8 @@ class TableSource:
                         yielded += part.num_rows
                         yield part.to_pandas()
         except pa.ArrowInvalid as err:
-            found = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(err))
+            # pyarrow names the row too when it knows it ("In CSV column #8: Row #302: CSV conversion error ...")
+            found = re.search(r"In CSV column #(\d+):(?: Row #\d+:)? CSV conversion error to (\w+)", str(err))
             if found:
                 name = self.columns[int(found.group(1))]
                 raise ColumnTypeChanged(name, yielded) from None
