@@ -129,8 +129,8 @@ def claims_text(config: Config) -> bool:
         frame = sample_table(path)
     except Exception:  # unreadable here: the table kind reads it and says what is wrong
         return False
-    if frame is None or config.problem.target not in frame.columns:
-        return False
+    if frame is None or config.problem.target not in frame.columns or frame.columns.duplicated().any():
+        return False  # (duplicate column names: the table kind says which)
     columns, _ = detected_text_columns(frame, config)
     return bool(columns) and detect_column_kind(frame[config.problem.target]).kind != "text"
 

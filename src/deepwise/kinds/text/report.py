@@ -36,7 +36,7 @@ TEXT_INPUT = """It takes *preprocessed* arrays: {inputs}: token ids (0 = padding
   and the table preprocessing. In Python: `deepwise.kinds.text.state.TextPreprocessor.load("preprocessing.json")
   .transform(texts_or_rows)` gives the arrays.
 - The network uses deepwise's text layers (registered with Keras under `deepwise_text`): `import
-  deepwise.kinds.text.models` before `keras.saving.load_model("model.keras")`."""
+  deepwise.kinds.text.models` before `keras.saving.load_model("model.keras", safe_mode=True)`."""
 SCOPE = RANDOM_SPLIT_SCOPE + (" Documents from another source, period, language or style (other topics, other "
                               "jargon, much shorter or longer texts) can score far lower.")
 

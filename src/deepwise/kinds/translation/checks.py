@@ -31,6 +31,7 @@ def _lengths(texts: list[str]) -> str:
     return f"{int(lengths.min())}-{int(lengths.max())} characters (median {float(np.median(lengths)):.0f})"
 
 
+# One piece (over 80 lines): a list of findings built top to bottom from the same pairs and token counts.
 def pair_findings(pairs: Pairs, texts: dict[str, Pairs], tokenizer, arrays: dict[str, dict[str, Any]]) -> Findings:
     """What to know about the pairs before training (see the module's list)."""
     n, n_train = len(pairs), len(texts["train"])
