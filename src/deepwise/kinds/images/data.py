@@ -25,11 +25,13 @@ from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import fit_arrays, merged_splits, model_input
 from deepwise.models.activations import check_activation
 from deepwise.models.cnn import (
+    SMALL_IMAGE,
     applications_in,
     build_cnn,
     build_from_run,
     build_pretrained,
     confidence,
+    default_pooling,
     describe_image_model,
     embedding_model,
 )
@@ -149,12 +151,10 @@ def formulate_images(config: Config) -> ImageProblem:
         if d.channels is None:
             colour = stats["channels"].get("colour", 0) > stats["channels"].get("grayscale", 0)
             d.channels = 3 if colour or model.type == "pretrained" else 1
-    small = max(d.image_size) <= 16
     if model.conv_filters is None:  # measured: digits (8x8) need wider filters, MNIST (28x28) a third block
-        model.conv_filters = [32, 64] if small else [16, 32, 64]
-    if model.pooling is None:  # measured (3 seeds): flatten keeps where a stroke is, which small images need;
-        # digits 8x8 0.985 vs 0.975 averaged, MNIST-5k at 14x14 0.967 vs 0.946, at 10x10 0.948 vs 0.944
-        model.pooling = "flatten" if small else "average"
+        model.conv_filters = [32, 64] if max(d.image_size) <= SMALL_IMAGE else [16, 32, 64]
+    if model.pooling is None:
+        model.pooling = default_pooling(d.image_size)
     config.problem.task = task
     config.data.split.test = config.data.split.test_fraction(False)
     if model.dropout is None:
