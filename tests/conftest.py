@@ -35,6 +35,19 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under DEEPWISE_REQUIRE_ALL=1, where every test must run: {reason}"
 
 
+#: Modules whose tests are independent processes (no shared fixture): spread over the workers, one test at a time
+SPREAD_MODULES = {"test_benchmarks.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under `--dist loadgroup` (make test, make test-slow) a module's tests run on one worker, so its module-scoped
+    fixtures (trained runs) are built once; the SPREAD_MODULES' tests go to whichever worker is free."""
+    for item in items:
+        if item.path.name not in SPREAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def _sklearn_csv(directory: Path, name: str) -> Path:
     from sklearn import datasets
 

@@ -501,9 +501,16 @@ def case_config_far_too_large(tmp, penguins_csv):
 
 
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
+SLOW_CASES = {"5000_columns", "5000_columns_train"}  # `make test-slow` (issue 17): a minute together
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.__name__[5:], marks=[pytest.mark.slow] if c.__name__[5:] in SLOW_CASES else [])
+        for c in CASES
+    ],
+)
 def test_bad_input(cli, tmp_path, penguins_csv, monkeypatch, case):
     monkeypatch.chdir(tmp_path)
     c = case(tmp_path, penguins_csv)

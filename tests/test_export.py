@@ -55,6 +55,7 @@ def test_keras_round_trip_predicts_identically(run, rows, tmp_path, cli):
     assert meta["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and "features" in meta["inputs"]
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_onnx_round_trip_with_onnxruntime(run, rows, tmp_path):
     import onnxruntime as ort
 

@@ -70,10 +70,14 @@ def earlier_run(tmp_path_factory, penguins_csv):
 @pytest.mark.parametrize(
     ("failpoint", "epochs_kept"),
     [
-        ("state.npz:3", 2),  # during training: the 3rd epoch's checkpoint is being written
-        ("model.keras:1", EPOCHS),  # training finished, the model is being written
-        ("metrics.json:1", EPOCHS),  # the model is written, the metrics are being written
-        ("manifest.json:2", EPOCHS),  # everything but the final 'complete' manifest is written
+        # during training: the 3rd epoch's checkpoint is being written
+        pytest.param("state.npz:3", 2, marks=pytest.mark.slow),
+        # training finished, the model is being written
+        pytest.param("model.keras:1", EPOCHS, marks=pytest.mark.slow),
+        # the model is written, the metrics are being written
+        pytest.param("metrics.json:1", EPOCHS, marks=pytest.mark.slow),
+        # everything but the final 'complete' manifest is written
+        pytest.param("manifest.json:2", EPOCHS, marks=pytest.mark.slow),
     ],
 )
 def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earlier_run, failpoint, epochs_kept):
@@ -150,6 +154,7 @@ def test_a_runs_folder_that_cannot_be_created_is_a_clear_error(tmp_path, penguin
     assert blocker.read_text() == "a file where the runs folder should be"
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_two_trainings_into_one_runs_folder_both_complete(tmp_path, penguins_csv):
     config = _config(tmp_path, penguins_csv)
     runs = tmp_path / "runs"
@@ -181,6 +186,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_serve_keeps_answering_under_concurrent_load_and_malformed_requests(penguins_run, penguins_csv):
     import httpx
     import pandas as pd
@@ -244,6 +250,7 @@ def test_serve_keeps_answering_under_concurrent_load_and_malformed_requests(peng
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path, penguins_csv, cli):
     config = tmp_path / "long.yaml"
     config.write_text(
@@ -289,7 +296,11 @@ def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
     folder.mkdir()
     np.save(folder / "images.npy", (digits.images * 255 / 16).astype(np.uint8))
     np.save(folder / "labels.npy", digits.target)
-    base = deepwise.train(folder, runs_dir=tmp_path / "runs", verbose=False)
+    base = deepwise.train(
+        {"problem": {"target": "label"}, "data": {"path": str(folder)}, "training": {"epochs": 5, "report": False}},
+        runs_dir=tmp_path / "runs",
+        verbose=False,
+    )
     config = tmp_path / "transfer.yaml"
     config.write_text(
         f"problem: {{target: label}}\ndata: {{path: '{folder}'}}\n"

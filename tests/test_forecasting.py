@@ -81,6 +81,7 @@ def test_picnic_weather_as_next_day_classification(tmp_path):
     assert "naive forecast" in m["verdict"]["message"]
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_sunspots_second_series(tmp_path):
     import statsmodels.api as sm
     frame = sm.datasets.sunspots.load_pandas().data
@@ -166,6 +167,7 @@ def test_unsorted_rows_are_sorted_with_a_note_and_init_proposes_forecasting(cli,
 
 
 @pytest.mark.parametrize("model_type", ["conv1d", "lstm", "mlp"])
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_every_sequence_model_trains_and_predicts(tmp_path, model_type):
     df = pd.read_csv(WEATHER_CSV)[["DATE", "BASEL_sunshine", "BASEL_temp_mean", "BASEL_pressure"]].head(600)
     path = tmp_path / "small.csv"

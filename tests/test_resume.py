@@ -56,6 +56,7 @@ def _wait_for_epochs(proc: subprocess.Popen, run_dir: Path, epochs: int, timeout
     raise AssertionError("training did not reach the expected epoch in time")
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_run_resumes_without_losing_epochs(tmp_path, breast_cancer_csv, cli, sig):
     run_dir = tmp_path / "run"

@@ -189,6 +189,7 @@ def test_schemathesis_finds_no_server_errors(app):
     assert {("POST /predict", 200), ("POST /predict", 422)} <= statuses
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_cli_serves_on_loopback_and_stops(run, tmp_path):
     """The real thing: `deepwise serve` in a subprocess (uvicorn) answers on 127.0.0.1 and stops on Ctrl-C."""
     import os

@@ -112,6 +112,7 @@ def test_streamed_penguins_trains_predicts_and_reevaluates(tmp_path, monkeypatch
     assert chunked["ood"].tolist() == whole["ood"].tolist()
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_folder_of_parquet_files_streams_and_loads(tmp_path):
     bunch = load_breast_cancer(as_frame=True)
     df = bunch.frame
@@ -144,6 +145,7 @@ def test_regression_streams_with_exact_target_statistics(tmp_path):
         data.stream.close()
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_big_tables_stream_automatically_and_say_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(stream_module, "STREAM_ABOVE_BYTES", 10_000)  # penguins "does not fit"
     from rich.console import Console
@@ -235,6 +237,7 @@ def test_inspect_samples_a_table_too_big_for_memory(monkeypatch):
     assert any(f.code != "sampled" for f in findings)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_a_streamed_run_killed_mid_training_resumes_on_the_same_split(tmp_path):
     import subprocess
     import sys

@@ -116,6 +116,7 @@ def test_loaded_run_matches_and_regression_is_in_target_units(tmp_path, diabetes
     assert run.evaluate(df)["r2"] > 0.3
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_same_seed_same_run(tmp_path, wine_csv):
     a = deepwise.train(wine_csv, target="target", runs_dir=tmp_path / "a", verbose=False)
     b = deepwise.train(wine_csv, target="target", runs_dir=tmp_path / "b", verbose=False)

@@ -233,6 +233,12 @@ _DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "model.dropout": {"low": 0.0, "high": 0.5, "step": 0.05},
         **_TRAINING,
     },
+    "gru": {
+        "model.recurrent_units": {"choices": [16, 32, 64, 128]},
+        "model.hidden_units": {"choices": [[], [32], [64, 32]]},
+        "model.dropout": {"low": 0.0, "high": 0.5, "step": 0.05},
+        **_TRAINING,
+    },
     "cnn": {
         "model.conv_filters": {"choices": [[16, 32], [32, 64], [32, 64, 128]]},
         "model.dropout": {"low": 0.0, "high": 0.5, "step": 0.05},
