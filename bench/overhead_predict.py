@@ -18,6 +18,7 @@ hand-written pipeline is the like-for-like one (both start from raw rows); the b
 preprocessing costs on either side.
 
     .venv/bin/python bench/overhead_predict.py              # about 1 min on 2 idle cores
+    .venv/bin/python bench/overhead_predict.py --data penguins --rows 10000 --repeats 3      # quick look
 """
 
 from __future__ import annotations
@@ -92,12 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--data", default="penguins,wine,breast_cancer", help="comma-separated data sets")
     args = parser.parse_args(argv)
+    names = args.data.split(",")
+    if set(names) - {"penguins", "wine", "breast_cancer"}:
+        parser.error(f"--data {args.data}: choose among penguins, wine, breast_cancer")
     import deepwise
 
     rows_out = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (path, target) in tables(Path(tmp)).items():
+            if name not in names:
+                continue
             run = deepwise.train(
                 {"problem": {"target": target}, "data": {"path": str(path)}, "training": {"report": False}},
                 runs_dir=Path(tmp) / "runs",

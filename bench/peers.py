@@ -1,25 +1,35 @@
-"""Time to quality: deepwise's default one-liner vs Ludwig, AutoKeras and scikit-learn's gradient boosting.
+"""Time to quality: deepwise's default one-liner vs hand-written Keras, Ludwig, AutoKeras and scikit-learn.
 
-Each tool runs in its own process under its own virtual environment (created by ``bash bench/peers_setup.sh``:
-Ludwig brings PyTorch, about 7 GB; AutoKeras needs keras==3.12.4; none of them is a project dependency), on the
-same 80/20 split of each data set: it trains on train.csv however it likes (deepwise and AutoKeras split off their
-own validation rows) and predicts test.csv. The wall time is the whole process, interpreter start and imports
-included; the score (accuracy, or R² for diabetes) is computed here from its test predictions.
+Each tool runs in its own process, on the same 80/20 split of each data set: it trains on train.csv however it
+likes (deepwise, Keras, Ludwig and AutoKeras split off their own validation rows) and predicts test.csv. The wall
+time is the whole process, interpreter start and imports included; the peak memory is the process's own high-water
+mark of resident memory (``VmHWM``, which peers_child.py reports, its children's included); the score (accuracy, or
+R² for diabetes) is computed here from its test predictions.
+
+Ludwig and AutoKeras need their own virtual environments (``bash bench/peers_setup.sh``: Ludwig brings PyTorch,
+about 7 GB; AutoKeras needs keras==3.12.4; neither is a project dependency). deepwise runs under the project's
+interpreter; ``keras`` and ``sklearn`` run under ``bench/.peers/<tool>`` when it exists and under the project's
+interpreter otherwise (scikit-learn, pandas and Keras are project dependencies), so
+``--data penguins --tools deepwise,keras,sklearn`` needs no set-up.
 
 Tools, each with its defaults:
 - deepwise: ``deepwise.train(train.csv, target=...)`` then ``run.predict(test.csv)`` (checks, baselines, guard and
   report included, as the one-liner does them);
+- keras: what a user writes by hand (KERAS_BACKEND=jax): scikit-learn imputation, standardization and one-hot
+  encoding, an MLP Dense 64-64 relu, Adam, at most 200 epochs of batch 32, 20 % of train.csv for validation,
+  early stopping with patience 20 restoring the best weights; for MNIST keras.io's small CNN (peers_child.py);
 - Ludwig 0.11: ``LudwigModel`` with only the input and output features declared (types: number or category; an
   image path for MNIST) and its default trainer;
 - AutoKeras 3.0: ``StructuredDataClassifier/Regressor`` or ``ImageClassifier`` with ``max_trials=1``;
-- scikit-learn: ``HistGradientBoostingClassifier/Regressor`` on one-hot inputs (the strong simple reference).
+- sklearn: ``HistGradientBoostingClassifier/Regressor`` on one-hot inputs (the strong simple reference).
 
 Target (issue 9): deepwise reaches an equal or better test score in less wall time than Ludwig and AutoKeras on
-every data set.
+every data set. Issue 24 adds the hand-written Keras network: what deepwise costs and gains over writing it by hand.
 
+    .venv/bin/python bench/peers.py --data penguins --tools deepwise,keras,sklearn     # quick look, no set-up
     bash bench/peers_setup.sh                 # once: about 10 min, 9 GB
     .venv/bin/python bench/peers.py           # all data sets and tools, 1 repeat
-    .venv/bin/python bench/peers.py --data penguins,wine --tools deepwise,sklearn --repeats 2
+    .venv/bin/python bench/peers.py --data penguins,wine --tools deepwise,keras --repeats 2
 """
 
 from __future__ import annotations
@@ -27,12 +37,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +51,49 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TOOLS = ["deepwise", "ludwig", "autokeras", "sklearn"]
+PENGUINS = ROOT / "examples" / "penguins" / "penguins.csv"
+TOOLS = ["deepwise", "keras", "ludwig", "autokeras", "sklearn"]
+PEERS = ["keras", "ludwig", "autokeras"]  # the deep-learning tools deepwise is judged against
 DATA = ["penguins", "wine", "breast_cancer", "diabetes", "mnist"]
+OWN_INTERPRETER_OK = {"deepwise", "keras", "sklearn"}  # their packages are project dependencies
+
+
+def project_python() -> Path:
+    """The project's interpreter: .venv's when it exists, else the one running this script."""
+    venv = ROOT / ".venv" / "bin" / "python"
+    return venv if venv.exists() else Path(sys.executable)
 
 
 def python_of(tool: str, peers: Path) -> Path:
-    return ROOT / ".venv" / "bin" / "python" if tool == "deepwise" else peers / tool / "bin" / "python"
+    """The interpreter a tool runs under: its own venv in ``peers`` if there is one, else (where its packages are
+    project dependencies) the project's."""
+    own = peers / tool / "bin" / "python"
+    if tool == "deepwise" or (tool in OWN_INTERPRETER_OK and not own.exists()):
+        return project_python()
+    return own
+
+
+def run_child(cmd: list[str], env: dict, timeout: float) -> tuple[int | None, float, float, str]:
+    """(exit code, or None when it ran past ``timeout`` and was stopped; wall seconds; CPU seconds, user + system,
+    of the process and the children it waited for; the end of its stderr).
+
+    The CPU time depends far less than the wall time on what else runs on the machine.
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the tool and whatever it started
+            proc.wait()
+            code = None
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        err.seek(0)
+        return code, wall, cpu, err.read()[-1500:]
 
 
 def write_data(name: str, folder: Path) -> tuple[str, str, Path, Path]:
@@ -75,11 +123,8 @@ def write_data(name: str, folder: Path) -> tuple[str, str, Path, Path]:
             pd.DataFrame(rows).to_csv(pngs / "index.csv", index=False)
             paths.append(sub)
         return "classification", "label", paths[0], paths[1]
-    if name == "penguins":
-        text = resources.files("palmerpenguins").joinpath("data/penguins.csv").read_text()
-        from io import StringIO
-
-        df, target, task = pd.read_csv(StringIO(text)).dropna(subset=["species"]), "species", "classification"
+    if name == "penguins":  # the bundled copy of palmerpenguins' table (examples/penguins, CC0)
+        df, target, task = pd.read_csv(PENGUINS).dropna(subset=["species"]), "species", "classification"
     else:
         from sklearn import datasets
 
@@ -120,6 +165,88 @@ def score_difference(task: str, y: np.ndarray, ours: list, theirs: list, n: int 
     return score(task, y, ours) - score(task, y, theirs), float(low), float(high)
 
 
+def measure(tool: str, name: str, files: tuple, folder: Path, args, env: dict) -> dict:
+    """``args.repeats`` runs of one tool on one data set: wall times, peaks, scores and the first predictions."""
+    task, target, train, test = files
+    y = truth(task, target, test)
+    walls, cpus, peaks, scores, first = [], [], [], [], None
+    for r in range(args.repeats):
+        out = folder / f"{name}-{tool}-{r}.json"
+        tool_env = dict(env, KERAS_BACKEND="tensorflow") if tool == "autokeras" else env
+        cmd = [str(python_of(tool, args.peers)), str(HERE / "peers_child.py"), tool, task, target]
+        cmd += [str(train), str(test), str(out), str(folder / f"work-{name}-{tool}-{r}")]
+        code, wall, cpu, stderr = run_child(cmd, tool_env, args.timeout)
+        if code is None or code != 0 or not out.exists():
+            why = f"timed out after {args.timeout} s" if code is None else f"FAILED (exit {code}): {stderr}"
+            print(f"{name:14s} {tool:10s} {why}", flush=True)
+            walls.append(float("nan"))
+            cpus.append(float("nan"))
+            peaks.append(float("nan"))
+            scores.append(float("nan"))
+            continue
+        written = json.loads(out.read_text())
+        predicted, peak = written["predictions"], written["peak_mb"]
+        first = first or predicted
+        walls.append(wall)
+        cpus.append(cpu)
+        peaks.append(peak)
+        scores.append(score(task, y, predicted))
+        print(
+            f"{name:14s} {tool:10s} {wall:7.1f} s (CPU {cpu:5.1f} s)  score {scores[-1]:.3f}  peak {peak:6.0f} MB",
+            flush=True,
+        )
+    return {
+        "data": name,
+        "tool": tool,
+        "metric": "r2" if task == "regression" else "accuracy",
+        "wall_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+        "peak_mb": statistics.median(peaks),
+        "score": statistics.median(scores),
+        "walls": walls,
+        "cpus": cpus,
+        "peaks_mb": peaks,
+        "scores": scores,
+        "predictions": first,
+    }
+
+
+def verdict(ours: dict, other: dict, task: str, y: np.ndarray) -> str:
+    """Is deepwise faster than the peer with a score at least as good? With a paired bootstrap when it is not."""
+    faster, as_good = ours["wall_s"] < other["wall_s"], ours["score"] >= other["score"] - 1e-9
+    won = faster and as_good
+    why = ", ".join(([] if faster else ["slower"]) + ([] if as_good else ["lower score"]))
+    text = f"{other['tool']}: {'yes' if won else f'no, {why}'}"
+    if not won and ours["predictions"] and other["predictions"]:
+        diff, low, high = score_difference(task, y, ours["predictions"], other["predictions"])
+        noise = "within noise" if low <= 0 <= high else "a real difference"
+        text += f" (score {diff:+.3f}, 95 % CI [{low:+.3f}, {high:+.3f}]: {noise})"
+    return text
+
+
+def print_table(results: list[dict], names: list[str], tools: list[str], truths: dict) -> None:
+    """One row per data set: wall time (CPU time) · score · peak memory per tool, then the verdicts against the
+    peers."""
+    peers = [t for t in tools if t in PEERS]
+    print()
+    print(f"| data set | {' | '.join(tools)} | deepwise faster and as good as {' / '.join(peers) or '(no peer)'} |")
+    print("|---|" + "---|" * len(tools) + "---|")
+    table = {(r["data"], r["tool"]): r for r in results}
+    for name in names:
+        row = [table[(name, t)] for t in tools]
+        cells = [
+            f"{r['wall_s']:.1f} s (CPU {r['cpu_s']:.1f} s) · {r['score']:.3f} · {r['peak_mb']:.0f} MB" for r in row
+        ]
+        ours = table.get((name, "deepwise"))
+        task, y = truths[name]
+        verdicts = [verdict(ours, table[(name, p)], task, y) for p in peers if ours]
+        print(f"| {name} | " + " | ".join(cells) + f" | {', '.join(verdicts) or '-'} |")
+    print(
+        "\ncells: wall time of the whole process (its CPU time, user + system) · test score (accuracy; R² for "
+        "diabetes) · peak resident memory"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=",".join(DATA))
@@ -129,86 +256,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per tool and data set")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    tools = args.tools.split(",")
+    tools, names = args.tools.split(","), args.data.split(",")
+    unknown = [t for t in tools if t not in TOOLS] + [n for n in names if n not in DATA]
+    if unknown:
+        print(f"unknown tool or data set: {', '.join(unknown)}; tools: {', '.join(TOOLS)}; data: {', '.join(DATA)}")
+        return 2
     missing = [t for t in tools if not python_of(t, args.peers).exists()]
     if missing:
         print(f"no virtual environment for {', '.join(missing)}: run `bash bench/peers_setup.sh` first")
         return 1
+    for tool in tools:
+        print(f"{tool}: {python_of(tool, args.peers)}")
     results = []
-    predictions: dict[tuple[str, str], list | None] = {}
     truths: dict[str, tuple[str, np.ndarray]] = {}
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory(prefix="deepwise-peers-") as tmp:
-        for name in args.data.split(","):
-            task, target, train, test = write_data(name, Path(tmp) / name)
-            y = truth(task, target, test)
-            truths[name] = (task, y)
-            for tool in tools:
-                walls, scores = [], []
-                predictions[(name, tool)] = None
-                for r in range(args.repeats):
-                    out = Path(tmp) / f"{name}-{tool}-{r}.json"
-                    work = Path(tmp) / f"work-{name}-{tool}-{r}"
-                    tool_env = dict(env, KERAS_BACKEND="tensorflow") if tool == "autokeras" else env
-                    cmd = [str(python_of(tool, args.peers)), str(HERE / "peers_child.py"), tool, task, target]
-                    cmd += [str(train), str(test), str(out), str(work)]
-                    start = time.perf_counter()
-                    try:
-                        proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env, timeout=args.timeout)
-                    except subprocess.TimeoutExpired:
-                        print(f"{name:14s} {tool:10s} timed out after {args.timeout} s", flush=True)
-                        walls.append(float("nan"))
-                        scores.append(float("nan"))
-                        continue
-                    wall = time.perf_counter() - start
-                    if proc.returncode != 0 or not out.exists():
-                        print(f"{name:14s} {tool:10s} FAILED (exit {proc.returncode}): {proc.stderr[-1500:]}")
-                        walls.append(float("nan"))
-                        scores.append(float("nan"))
-                        continue
-                    walls.append(wall)
-                    predicted = json.loads(out.read_text())
-                    predictions[(name, tool)] = predictions[(name, tool)] or predicted  # the first repeat's
-                    scores.append(score(task, y, predicted))
-                    print(f"{name:14s} {tool:10s} {wall:7.1f} s  score {scores[-1]:.3f}", flush=True)
-                results.append(
-                    {
-                        "data": name,
-                        "tool": tool,
-                        "metric": "r2" if task == "regression" else "accuracy",
-                        "wall_s": statistics.median(walls),
-                        "score": statistics.median(scores),
-                        "walls": walls,
-                        "scores": scores,
-                    }
-                )
-    print()
-    print("| data set | " + " | ".join(tools) + " | deepwise faster and as good as Ludwig / AutoKeras |")
-    print("|---|" + "---|" * len(tools) + "---|")
-    table = {(r["data"], r["tool"]): r for r in results}
-    for name in args.data.split(","):
-        cells = []
-        for tool in tools:
-            r = table[(name, tool)]
-            cells.append(f"{r['wall_s']:.1f} s · {r['score']:.3f}")
-        ours = table.get((name, "deepwise"))
-        verdicts = []
-        for peer in ("ludwig", "autokeras"):
-            other = table.get((name, peer))
-            if ours and other:
-                won = ours["wall_s"] < other["wall_s"] and ours["score"] >= other["score"] - 1e-9
-                verdict = f"{peer}: {'yes' if won else 'no'}"
-                if not won and predictions.get((name, "deepwise")) and predictions.get((name, peer)):
-                    task, y = truths[name]
-                    diff, low, high = score_difference(
-                        task, y, predictions[(name, "deepwise")], predictions[(name, peer)]
-                    )
-                    noise = "within noise" if low <= 0 <= high else "a real difference"
-                    verdict += f" (score {diff:+.3f}, 95 % CI [{low:+.3f}, {high:+.3f}]: {noise})"
-                verdicts.append(verdict)
-        print(f"| {name} | " + " | ".join(cells) + f" | {', '.join(verdicts)} |")
+        for name in names:
+            files = write_data(name, Path(tmp) / name)
+            truths[name] = (files[0], truth(files[0], files[1], files[3]))
+            results += [measure(tool, name, files, Path(tmp), args, env) for tool in tools]
+    print_table(results, names, tools, truths)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        saved = [{k: v for k, v in r.items() if k != "predictions"} for r in results]
+        args.json.write_text(json.dumps(saved, indent=2))
     return 0
 
 

