@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# test worker processes (pytest-xdist): one per core, at most 4; each uses one thread (tests/conftest.py)
+# test worker processes (pytest-xdist): one per core, at most 4; each uses one thread (tests/conftest.py). A module's
+# tests run on one worker (its trained runs are built once); a test class is a unit of its own (tests/test_benchmarks.py)
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 
 .PHONY: install demo test test-slow bench clean
@@ -24,11 +25,11 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadscope
 
 # pytest exits 5 when no test is marked slow: that is fine
 test-slow: install
-	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadgroup || [ $$? -eq 5 ]
+	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadscope || [ $$? -eq 5 ]
 
 bench: install
 	$(BIN)/python bench/overhead.py

@@ -43,6 +43,7 @@ RESULT_LINES = {
     "fuzz.py": r"failed: none",
     "formula.py": r"10000x10\s+median\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+True",
     "text_tokenize.py": r"word\s+transform .* ratio \d+\.\d+x",
+    "coverage.py": r"\| penguins \| 0\.90 \| [\d.]+ \| [\d.]+ \| \d+ \|",
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
 }
 
@@ -76,9 +77,7 @@ def test_every_benchmark_has_a_quick_look_and_a_result_line() -> None:
     assert not no_pattern, f"add what {no_pattern} print(s) as a result to RESULT_LINES in this file"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", benchmark_scripts())
-def test_benchmark_runs_in_its_quick_mode(script: str, tmp_path: Path) -> None:
+def _run_quick_mode(script: str, tmp_path: Path) -> None:
     arguments = quick_arguments().get(script)
     assert arguments is not None, f"bench/README.md's table has no row (no quick look) for {script}"
     assert arguments, f"bench/README.md gives {script} no quick-look arguments: give it a quick mode"
@@ -94,3 +93,22 @@ def test_benchmark_runs_in_its_quick_mode(script: str, tmp_path: Path) -> None:
     assert re.search(RESULT_LINES[script], done.stdout), (
         f"`{shlex.join(command)}` printed no result line matching {RESULT_LINES[script]!r}\n{output}"
     )
+
+
+# Two classes, half of the scripts each: `make test-slow` distributes test classes (``--dist loadscope``), so the two
+# halves run on two workers at once.
+SCRIPTS = benchmark_scripts()
+
+
+@pytest.mark.slow
+class TestQuickModesFirstHalf:
+    @pytest.mark.parametrize("script", SCRIPTS[::2])
+    def test_benchmark_runs_in_its_quick_mode(self, script: str, tmp_path: Path) -> None:
+        _run_quick_mode(script, tmp_path)
+
+
+@pytest.mark.slow
+class TestQuickModesSecondHalf:
+    @pytest.mark.parametrize("script", SCRIPTS[1::2])
+    def test_benchmark_runs_in_its_quick_mode(self, script: str, tmp_path: Path) -> None:
+        _run_quick_mode(script, tmp_path)

@@ -93,6 +93,7 @@ def test_missing_onnx_extra_is_a_clear_error(run, tmp_path, monkeypatch):
     assert "'export' extra" in str(info.value)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_image_runs_export_including_a_transferred_network(tmp_path):
     """Image runs used to crash `export --format onnx` (it sampled table rows); a transferred network (an earlier
     run's layers nested in the new model) must export too."""

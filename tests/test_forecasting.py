@@ -62,6 +62,7 @@ def test_evaluate_reproduces_the_test_score(sunshine_run):
     assert sunshine_run.evaluate()["rmse"] == pytest.approx(sunshine_run.metrics["test"]["rmse"], rel=1e-4)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_picnic_weather_as_next_day_classification(tmp_path):
     weather = pd.read_csv(WEATHER_CSV)
     labels = pd.read_csv(WEATHER / "weather_prediction_picnic_labels.csv")[["DATE", "BASEL_picnic_weather"]]

@@ -257,6 +257,7 @@ def test_freeze_base_false_trains_every_layer_but_batch_norm(tmp_path, digits_fo
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_transferred_bases_train_what_they_should():
     """Trained on whole (freeze_base: false): a deepwise CNN's batch norm re-estimates its statistics, also in a
     transfer of a transfer; a keras.applications base inside an earlier run keeps its batch norm and its fixed

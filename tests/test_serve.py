@@ -184,6 +184,7 @@ def _fuzz(app, max_examples: int = 50, schema_valid_may_fail: bool = False) -> s
     return set(statuses)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_schemathesis_finds_no_server_errors(app):
     statuses = _fuzz(app)
     assert {("POST /predict", 200), ("POST /predict", 422)} <= statuses

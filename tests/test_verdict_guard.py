@@ -23,7 +23,7 @@ def _claims_help_without_evidence(run: deepwise.Run) -> bool:
     return v["code"] == "deep_learning_helps" and v["evidence"]["network_minus_best_baseline"]["ci95_low"] <= 0
 
 
-@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) for n in ("wine", "breast_cancer")])
 def test_real_data_verdict_is_backed_by_evidence(tmp_path, name):
     frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
     run = _train(frame, "target", tmp_path)
@@ -100,6 +100,7 @@ def test_guard_round_trips_through_the_run(penguins_run, penguins_csv):
     assert np.allclose(scores, again)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_leak_stops_training_unless_forced(cli, tmp_path, penguins_csv):
     frame = pd.read_csv(penguins_csv)
     frame["species_code"] = frame["species"].map({"Adelie": 0, "Chinstrap": 1, "Gentoo": 2})
@@ -127,7 +128,7 @@ WEATHER = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.mark.parametrize(
     ("target", "shown"),
-    [("range", "max("), ("basel_warmer", "BASEL_temp_mean > BUDAPEST_temp_mean")],
+    [("range", "max("), pytest.param("basel_warmer", "BASEL_temp_mean > BUDAPEST_temp_mean", marks=pytest.mark.slow)],
 )
 def test_a_target_computed_from_the_inputs_gets_its_formula(tmp_path, target, shown):
     """The lesson's "computing totals, averages, ranges" and a rule comparing two inputs, on real weather columns:

@@ -30,7 +30,10 @@ def titles():
     return tokenizer, ids, ys
 
 
-@pytest.mark.parametrize("architecture", ["pooling", "conv1d", pytest.param("transformer", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "architecture",
+    ["pooling", pytest.param("conv1d", marks=pytest.mark.slow), pytest.param("transformer", marks=pytest.mark.slow)],
+)
 def test_each_architecture_learns_bbc_headlines(titles, architecture):
     tokenizer, ids, ys = titles
     model = build_text_model(tokenizer.vocab_size, tokenizer.max_length, "multiclass", 5, architecture=architecture,
