@@ -161,6 +161,7 @@ def test_big_tables_stream_automatically_and_say_so(tmp_path, monkeypatch, capsy
     assert not prepare(resolve_config(PENGUINS, target="species")).streamed
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_cli_predict_streams_a_big_file(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

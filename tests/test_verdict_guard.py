@@ -72,6 +72,7 @@ def digits_run(tmp_path_factory):
     return _train(frame, "target", tmp_path_factory.mktemp("digits"), training={"epochs": 60})
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_guard_false_alarm_rate_is_about_the_stated_rate(digits_run):
     guard = digits_run.metrics["guard"]
     assert guard["false_alarm_rate_target"] == 0.01
