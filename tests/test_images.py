@@ -61,6 +61,7 @@ def mnist_run(tmp_path_factory, mnist):
     return deepwise.train(folder, runs_dir=tmp_path_factory.mktemp("runs"), verbose=False)
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_digits_png_folder_cnn(digits_folder, tmp_path):
     run = deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False)
     m = run.metrics

@@ -44,6 +44,7 @@ def test_penguins_verdict_is_backed_by_evidence(penguins_run):
     assert top in {"bill_length_mm", "flipper_length_mm", "bill_depth_mm", "island", "body_mass_g"}
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_exact_sum_looks_like_a_computation(tmp_path):
     frame = datasets.load_diabetes(as_frame=True, scaled=False).frame.drop(columns=["target"])
     frame["total"] = frame["bmi"] + frame["bp"]  # the target is an exact sum of two real inputs

@@ -29,6 +29,7 @@ def one_blas_thread():
         yield
 
 
+@pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_ridge_on_text_predicts_a_number_the_text_carries():
     texts, _, _ = bbc()
     texts = texts[:800]
