@@ -65,6 +65,11 @@ class SplitConfig(_Section):
         description="tables: split in time order (oldest rows train, newest test) instead of at random; null = "
         "chronological when the rows carry dates (data.time_column, or a column that looks like one)",
     )
+    column: str | None = Field(
+        None,
+        description="tables: a column that names each row's split ('train', 'validation' or 'test'), e.g. to "
+        "reproduce a published split or keep a fixed test set; it is not an input, and it overrides the fractions",
+    )
     train_on_validation: bool = Field(
         False,
         description="a final refit: train on the training and validation rows together for exactly "

@@ -65,10 +65,13 @@ from deepwise.training.model import resolve_training
 
 def resolve_config(config: str | Path | Config | dict, target: str | None = None) -> Config:
     """A Config from a YAML path, a data path (with ``target``), a dict, or a Config."""
-    if isinstance(config, Config):
-        return config.model_copy(deep=True)
-    if isinstance(config, dict):
-        return config_from_dict(config, "(dict)")
+    if isinstance(config, Config | dict):
+        # a relative data path is the caller's (the working directory), as for a data file; the run's saved config
+        # must not read it relative to the run's own folder
+        cfg = config.model_copy(deep=True) if isinstance(config, Config) else config_from_dict(config, "(dict)")
+        if cfg.data.path and not Path(cfg.data.path).is_absolute():
+            cfg.data.path = str(Path(cfg.data.path).resolve())
+        return cfg
     path = Path(config)
     is_yaml = path.suffix.lower() in (".yaml", ".yml")
     if target and is_yaml:

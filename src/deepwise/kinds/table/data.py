@@ -22,12 +22,13 @@ import pandas as pd
 from deepwise.config import Config
 from deepwise.data.stream import TableSource, is_streamable, may_be_too_big
 from deepwise.data.tables import fingerprint, read_table
+from deepwise.errors import ConfigError
 from deepwise.evaluation import permutation_importance
 from deepwise.guard import OODGuard
 from deepwise.inspection import inspect
 from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import fit_arrays, merged_splits, model_input
-from deepwise.kinds.table.formulate import chronological_splits, resolve_table
+from deepwise.kinds.table.formulate import chronological_splits, column_splits, resolve_table
 from deepwise.models.activations import check_activation
 from deepwise.models.inference import predict_rows
 from deepwise.models.mlp import build_mlp, describe_model
@@ -199,7 +200,9 @@ def prepare_table(config: Config) -> TableData:
     df = problem.frame
     target = df[cfg.problem.target]
     split = cfg.data.split
-    if split.chronological:
+    if split.column is not None:
+        chosen = column_splits(df, split.column)
+    elif split.chronological:
         chosen = chronological_splits(df, cfg.data.time_column, split.validation, split.test)
     else:
         chosen = split_indices(target, task.name, split.validation, split.test, cfg.seed, split.stratify)
@@ -223,6 +226,13 @@ def _prepare_streamed(config: Config, source: TableSource) -> StreamedTableData:
     check_activation(cfg)
     problem, prep, streamed = stream_table(cfg, source, resolve_table)
     problem.config.data.in_memory = False  # resolved: a resume or re-evaluation streams (and splits) the same way
+    if problem.config.data.split.column is not None:
+        raise ConfigError(
+            f"data.split.column ('{problem.config.data.split.column}') is not available for a table too big for "
+            "memory: streamed tables are split by each row's position (hashed).",
+            expected="data.split.column unset for a streamed table",
+            fix="leave data.split.column unset, or set data.in_memory: true if the table fits in memory.",
+        )
     if problem.config.data.split.chronological:
         problem.config.data.split.chronological = False
         problem.notes.append(

@@ -159,6 +159,9 @@ def resolve_time_order(config: Config, df: pd.DataFrame) -> list[str]:
     bench/time_split.py). The time column is then not an input (the test period's dates lie beyond training's).
     """
     split = config.data.split
+    if split.column is not None:  # the user's own split wins over any time order
+        split.chronological = False
+        return [f"The rows are split as the column '{split.column}' says (data.split.column)."]
     if config.data.time_column is None and split.chronological is not False:
         config.data.time_column = next(
             (
@@ -183,6 +186,42 @@ def resolve_time_order(config: Config, df: pd.DataFrame) -> list[str]:
         how = f"'{name}'" if name else "the row order (no data.time_column)"
         return [f"The rows are split in time order by {how}, as data.split.chronological asks."]
     return []
+
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def column_splits(df: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
+    """Row positions of train / validation / test as a column of the table names them (``data.split.column``).
+
+    Example:
+        >>> column_splits(pd.DataFrame({"split": ["train", "test", "validation", "train"]}), "split")["train"]
+        array([0, 3])
+    """
+    if column not in df.columns:
+        raise ConfigError(
+            f"data.split.column names '{column}', which is not a column of the table.",
+            expected="a column whose values are 'train', 'validation' or 'test'",
+            fix="check the spelling (columns: " + ", ".join(map(str, list(df.columns)[:12])) + ").",
+        )
+    values = df[column].astype("string").str.strip().str.lower()
+    unknown = sorted(set(values.dropna()) - set(SPLIT_NAMES))
+    if unknown or values.isna().any():
+        found = ", ".join(repr(v) for v in unknown[:5]) or "missing values"
+        raise DataError(
+            f"The split column '{column}' holds {found}.",
+            expected="'train', 'validation' or 'test' in every row",
+            fix=f"give every row one of the three names in '{column}', or leave data.split.column unset.",
+        )
+    splits = {name: np.flatnonzero((values == name).to_numpy()) for name in SPLIT_NAMES}
+    empty = [name for name, rows in splits.items() if len(rows) == 0]
+    if empty:
+        raise DataError(
+            f"The split column '{column}' names no {' and no '.join(empty)} row.",
+            expected="rows of each of 'train', 'validation' and 'test'",
+            fix=f"mark some rows '{empty[0]}' in '{column}'.",
+        )
+    return splits
 
 
 def chronological_splits(df: pd.DataFrame, time_column: str | None, validation: float, test: float) -> dict:
@@ -216,7 +255,8 @@ def resolve_table(config: Config, df: pd.DataFrame) -> Problem:
         df = df[df[target].notna()].reset_index(drop=True)
     task, reason = output_task(df, target, config.problem.task, "problem.task")
     notes.extend(resolve_time_order(config, df))
-    excluded = [*config.data.exclude, *([config.data.time_column] if config.data.split.chronological else [])]
+    split = config.data.split
+    excluded = [*config.data.exclude, *([config.data.time_column] if split.chronological else []), split.column]
     inputs, categorical, columns = choose_columns(config, df, [c for c in excluded if c])
     config.problem.task = task
     config.data.inputs = inputs
