@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import deepwise
+from deepwise.errors import DeepwiseError
 from deepwise.export import export
 from deepwise.kinds.feeding import model_input
 from deepwise.prepare.tabular import TabularPreprocessor
@@ -112,6 +116,9 @@ def test_image_runs_export_including_a_transferred_network(tmp_path):
         runs_dir=tmp_path,
         verbose=False,
     )
+    with pytest.raises(DeepwiseError, match="script is available for table runs"):
+        export(run.path, "script", tmp_path / "s")
+    assert not (tmp_path / "s").exists()
     keras_folder = export(run.path, "keras", tmp_path / "k")
     assert "raw pixel values (0-255" in (keras_folder / "README.md").read_text()
     assert json.loads((keras_folder / "export.json").read_text())["inputs"]["features"]["shape"] == [None, 8, 8, 1]
@@ -124,3 +131,23 @@ def test_image_runs_export_including_a_transferred_network(tmp_path):
     onnx_out = session.run(None, {session.get_inputs()[0].name: batch})[0]
     expected = run.predict(np.load(tmp_path / "digits" / "images.npy")[:40], guard=False).filter(like="proba_")
     np.testing.assert_allclose(onnx_out, expected.to_numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_script_export_retrains_the_run_in_plain_keras(tmp_path, penguins_csv):
+    """`export --format script`: a script with no deepwise in it, which, run in a fresh process, reaches the run's
+    test accuracy within 0.03 (issue 25's bar) on the same test rows."""
+    run = deepwise.train(
+        {"problem": {"target": "species"}, "data": {"path": str(penguins_csv)}, "training": {"report": False}},
+        runs_dir=tmp_path / "runs",
+        verbose=False,
+    )
+    folder = export(run.path, "script", tmp_path / "script")
+    source = (folder / "train.py").read_text()
+    assert "deepwise" not in "\n".join(line for line in source.splitlines() if "import" in line)
+    assert "https://keras.io/api" in source and (folder / "README.md").exists()
+    done = subprocess.run([sys.executable, "train.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = re.search(r"test accuracy: (\d\.\d+) \(the deepwise run: (\d\.\d+)\)", done.stdout)
+    assert found, done.stdout[-2000:]
+    assert abs(float(found[1]) - run.metrics["test"]["accuracy"]) <= 0.03, found[0]

@@ -411,14 +411,17 @@ def runs_command(
 @handled
 def export_command(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="keras | onnx | saved_model.")] = "keras",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="keras | onnx | saved_model | script (the run as plain Keras code).")
+    ] = "keras",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder to write; default: RUN/export/FORMAT.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
     unsafe: Unsafe = False,
 ) -> None:
-    """Export the model (with its preprocessing.json) as Keras, ONNX or a TensorFlow SavedModel."""
+    """Export the model (with its preprocessing.json) as Keras, ONNX or a TensorFlow SavedModel, or the whole run as
+    a plain Keras script (train.py)."""
     from deepwise.export import describe
     from deepwise.export import export as run_export
 

@@ -26,8 +26,8 @@ from deepwise.errors import DeepwiseError
 from deepwise.records import MODEL, PREPROCESSING, atomic_write_text, write_json
 from deepwise.run import Run, load_run
 
-FORMATS = ("keras", "onnx", "saved_model")
-MODEL_FILES = {"keras": "model.keras", "onnx": "model.onnx", "saved_model": "saved_model"}
+FORMATS = ("keras", "onnx", "saved_model", "script")
+MODEL_FILES = {"keras": "model.keras", "onnx": "model.onnx", "saved_model": "saved_model", "script": "train.py"}
 VERIFY_ROWS = 64
 VERIFY_TOLERANCE = 1e-4
 
@@ -53,7 +53,7 @@ def check_format(fmt: str) -> None:
         raise DeepwiseError(
             f"Unknown export format '{fmt}'.",
             expected="one of: " + ", ".join(FORMATS),
-            fix="pass --format keras, onnx or saved_model (Python: export(run, \"onnx\")).",
+            fix='pass --format keras, onnx, saved_model or script (Python: export(run, "onnx")).',
         )
     from deepwise.backend import keras_module
 
@@ -153,6 +153,18 @@ def _write_saved_model(run: Any, folder: Path) -> dict[str, Any]:
     return {"verified": False, "note": "load with tf.saved_model.load(path).serve(inputs)"}
 
 
+SCRIPT_README = """# deepwise export (script)
+
+`train.py` is the run `{run}` written as a plain Python script: Keras, NumPy, pandas and scikit-learn only, no
+deepwise. It reads `{data}`, makes the same train / validation / test split, fits the same preprocessing on the
+training rows, builds and trains the same network, and prints its test score next to the run's:
+
+    python train.py
+
+Read it top to bottom: each step says what it does and links to the Keras documentation of the layer, loss,
+optimizer or callback it uses. Change it freely: it is yours. (Edit `DATA` at the top if the table has moved.)
+"""
+
 README = """# deepwise export ({fmt})
 
 Exported from the run `{run}` (task: {task}, target: '{target}').
@@ -173,6 +185,10 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     """
     check_format(fmt)
     run = load_run(run_path)
+    if fmt == "script":
+        from deepwise.export_script import check_scriptable
+
+        check_scriptable(run)  # before any folder is made
     folder = Path(output) if output is not None else run.path / "export" / fmt
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         if not force:
@@ -187,50 +203,10 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        shutil.copy2(run.path / PREPROCESSING, tmp / PREPROCESSING)
-        if fmt == "keras":
-            _ = run.model  # loaded in safe mode first: a model file with code in it is not shipped on unnoticed
-            shutil.copy2(run.path / MODEL, tmp / MODEL_FILES["keras"])
-            check: dict[str, Any] = {"verified": True, "note": "an exact copy of the run's model.keras"}
-        elif fmt == "onnx":
-            check = _write_onnx(run, tmp)
+        if fmt == "script":
+            _write_script(run, tmp)
         else:
-            check = _write_saved_model(run, tmp)
-        prep = run.preprocessor
-        specs = {k: {"shape": [None, *v["shape"]], "dtype": v["dtype"]} for k, v in prep.input_specs().items()}
-        if run.output == "regression":
-            output_text = "one number per row: the prediction, in the target's units"
-        elif run.output == "binary":
-            output_text = f"one probability per row: P({prep.classes_[1]}); the other class is {prep.classes_[0]}"
-        else:
-            output_text = "one probability per class per row, in the order of `classes`"
-        meta = {
-            "format": fmt,
-            "model_file": MODEL_FILES[fmt],
-            "run": str(run.path),
-            "task": run.task,
-            "target": run.config.problem.target,
-            "classes": prep.classes_,
-            "inputs": specs,
-            "feature_names": getattr(prep, "feature_names_", None),  # the columns behind the inputs, if named
-            "output": output_text,
-            "check": check,
-            "versions": run.manifest.get("versions", {}),
-        }
-        write_json(tmp / "export.json", meta)
-        inputs = ", ".join(f"`{k}` {v['dtype']} {v['shape']}" for k, v in specs.items())
-        atomic_write_text(
-            tmp / "README.md",
-            README.format(
-                fmt=fmt,
-                run=run.path,
-                task=run.task,
-                target=run.config.problem.target,
-                model_file=MODEL_FILES[fmt],
-                preprocessing=run.kind.export_input_text(inputs),
-                output=output_text,
-            ),
-        )
+            _write_model(run, fmt, tmp)
         if folder.exists():
             shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
         os.replace(tmp, folder)
@@ -238,6 +214,72 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _write_script(run: Run, folder: Path) -> None:
+    """train.py (the run as plain Keras: :mod:`deepwise.export_script`), its README and export.json."""
+    from deepwise.export_script import table_script
+
+    atomic_write_text(folder / "train.py", table_script(run))
+    meta = {
+        "format": "script",
+        "model_file": "train.py",
+        "run": str(run.path),
+        "task": run.task,
+        "target": run.config.problem.target,
+        "check": {"verified": False, "note": "run `python train.py`: it prints its test score next to the run's"},
+        "versions": run.manifest.get("versions", {}),
+    }
+    write_json(folder / "export.json", meta)
+    atomic_write_text(folder / "README.md", SCRIPT_README.format(run=run.path, data=run.config.data.path))
+
+
+def _write_model(run: Run, fmt: str, tmp: Path) -> None:
+    """The model file in ``fmt``, preprocessing.json, export.json and a README, into ``tmp``."""
+    shutil.copy2(run.path / PREPROCESSING, tmp / PREPROCESSING)
+    if fmt == "keras":
+        _ = run.model  # loaded in safe mode first: a model file with code in it is not shipped on unnoticed
+        shutil.copy2(run.path / MODEL, tmp / MODEL_FILES["keras"])
+        check: dict[str, Any] = {"verified": True, "note": "an exact copy of the run's model.keras"}
+    elif fmt == "onnx":
+        check = _write_onnx(run, tmp)
+    else:
+        check = _write_saved_model(run, tmp)
+    prep = run.preprocessor
+    specs = {k: {"shape": [None, *v["shape"]], "dtype": v["dtype"]} for k, v in prep.input_specs().items()}
+    if run.output == "regression":
+        output_text = "one number per row: the prediction, in the target's units"
+    elif run.output == "binary":
+        output_text = f"one probability per row: P({prep.classes_[1]}); the other class is {prep.classes_[0]}"
+    else:
+        output_text = "one probability per class per row, in the order of `classes`"
+    meta = {
+        "format": fmt,
+        "model_file": MODEL_FILES[fmt],
+        "run": str(run.path),
+        "task": run.task,
+        "target": run.config.problem.target,
+        "classes": prep.classes_,
+        "inputs": specs,
+        "feature_names": getattr(prep, "feature_names_", None),  # the columns behind the inputs, if named
+        "output": output_text,
+        "check": check,
+        "versions": run.manifest.get("versions", {}),
+    }
+    write_json(tmp / "export.json", meta)
+    inputs = ", ".join(f"`{k}` {v['dtype']} {v['shape']}" for k, v in specs.items())
+    atomic_write_text(
+        tmp / "README.md",
+        README.format(
+            fmt=fmt,
+            run=run.path,
+            task=run.task,
+            target=run.config.problem.target,
+            model_file=MODEL_FILES[fmt],
+            preprocessing=run.kind.export_input_text(inputs),
+            output=output_text,
+        ),
+    )
 
 
 def describe(folder: str | Path) -> dict[str, Any]:
