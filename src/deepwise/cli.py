@@ -345,6 +345,48 @@ def report(
     )
 
 
+@app.command("explain")
+@handled
+def explain_command(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for explain.json and the PNGs; default: RUN/explain.")
+    ] = None,
+    unsafe: Unsafe = False,
+) -> None:
+    """What the run's network is made of (every layer, its parameters), what its first units compute (tables) and
+    what it looks at (feature maps and saliency maps of test images)."""
+    from deepwise.explain import explain
+
+    with _loading(unsafe):
+        found = explain(run, output)
+    table = Table(title=f"{found['parameters']:,} parameters", show_lines=False)
+    for column in ("layer", "computes", "output", "parameters", "from"):
+        table.add_column(column, overflow="fold")
+    for layer in found["layers"]:
+        table.add_row(
+            escape(layer["name"]), escape(layer["computes"]), layer["output_shape"],
+            f"{layer['parameters']:,}", escape(layer["from"]),
+        )  # fmt: skip
+    console.print(table)
+    if found.get("units"):
+        console.print("[bold]What the first hidden layer's strongest units compute[/] (" + found["units_note"] + "):")
+        for unit in found["units"]:
+            console.print("  " + escape(unit["formula"]), highlight=False)
+    images = found.get("images", {})
+    written = [v["png"] for v in images.get("feature_maps", [])]
+    written += [images[k]["png"] for k in ("most_confident_right", "most_confident_wrong") if k in images]
+    folder = Path(output) if output is not None else Path(run) / "explain"
+    for note in (images.get("note"), images.get("saliency_note")):
+        if note:
+            console.print(escape(note), highlight=False)
+    console.print(
+        f"Wrote [bold]{escape(str(folder / 'explain.json'))}[/]"
+        + (f" and {len(written)} PNGs (feature maps, saliency)" if written else ""),
+        highlight=False,
+    )
+
+
 @app.command("runs")
 @handled
 def runs_command(
