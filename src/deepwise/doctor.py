@@ -52,6 +52,9 @@ def doctor() -> dict[str, Any]:
     except Exception as err:  # report, do not crash: this is the diagnostic command
         problems.append(f"Keras smoke test failed: {err}")
         smoke_s = None
+    gpu_problem = gpu_check(backend, devices)
+    if gpu_problem:
+        problems.append(gpu_problem)
     memory_gb = None
     try:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
@@ -67,6 +70,31 @@ def doctor() -> dict[str, Any]:
         "versions": versions,
         "smoke_test_s": None if smoke_s is None else round(smoke_s, 2),
     }
+
+
+def nvidia_gpus() -> list[str]:
+    """The NVIDIA GPUs the driver lists (``nvidia-smi -L``); empty without a driver."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listed.stdout.splitlines() if line.startswith("GPU ")]
+
+
+def gpu_check(backend: str, devices: list[str], gpus: list[str] | None = None) -> str | None:
+    """A problem when the machine has an NVIDIA GPU that JAX does not use (the CUDA build is not installed)."""
+    gpus = nvidia_gpus() if gpus is None else gpus
+    if not gpus or backend != "jax" or any("cuda" in d.lower() or "gpu" in d.lower() for d in devices):
+        return None
+    return (
+        f"this machine has {len(gpus)} NVIDIA GPU(s) ({gpus[0]}) but JAX runs on the CPU only: install JAX's CUDA "
+        'build with `pip install -U "jax[cuda12]"` in deepwise\'s environment (see the README, "Using a GPU")'
+    )
 
 
 def _dist_version(module_name: str) -> str:
