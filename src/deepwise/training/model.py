@@ -74,8 +74,11 @@ STEPS_PER_EXECUTION = 16
 
 
 def steps_per_execution(cfg: Config) -> int:
-    """:data:`STEPS_PER_EXECUTION`, or 1 for data-parallel training (its steps are kept in lockstep per batch)."""
-    return 1 if cfg.training.distribution == "data_parallel" else STEPS_PER_EXECUTION
+    """:data:`STEPS_PER_EXECUTION`, or 1 for data-parallel training (its steps are kept in lockstep per batch) and
+    under PyTorch (Keras' torch trainer runs one step per call)."""
+    if cfg.training.distribution == "data_parallel" or keras_module().backend.backend() == "torch":
+        return 1
+    return STEPS_PER_EXECUTION
 
 
 def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float, float]:
