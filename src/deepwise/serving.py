@@ -97,6 +97,7 @@ class Prediction(BaseModel):
     probabilities: dict[str, float | None] | None = Field(None, description="classification: P(class)")
     ood: bool | None = Field(None, description="true: unlike the training data (still predicted)")
     ood_score: float | None = Field(None, description="distance to the training data / alarm threshold; > 1 flags")
+    ood_reason: str | None = Field(None, description="images: why the guard flagged it (empty when not flagged)")
     interval: list[float | None] | None = Field(
         None, description="numbers: the conformal interval [lower, upper]; it holds the truth as often as the run's "
         "uncertainty.coverage says (90 % by default; GET /schema: the measured test coverage)"
@@ -234,7 +235,7 @@ def records_frame(records: list[Any], prep: Any, time_column: str | None = None)
 
 
 def prediction_rows(result: pd.DataFrame, classes: list | None) -> list[dict[str, Any]]:
-    """``prediction``, ``probabilities`` (classification) and ``ood``/``ood_score`` of each row of a result."""
+    """``prediction``, ``probabilities`` (classification) and ``ood``/``ood_score``/``ood_reason`` of each row."""
     rows: list[dict[str, Any]] = [{"prediction": json_value(v)} for v in result["prediction"].tolist()]
     if classes is not None:
         proba = result[[f"proba_{c}" for c in classes]].to_numpy(dtype=float)
@@ -254,6 +255,9 @@ def prediction_rows(result: pd.DataFrame, classes: list | None) -> list[dict[str
         for row, flag, score in zip(rows, result["ood"].tolist(), result["ood_score"].tolist(), strict=True):
             row["ood"] = bool(flag)
             row["ood_score"] = json_value(float(score))
+    if "ood_reason" in result:  # images: why the guard flagged it ("" when not flagged)
+        for row, reason in zip(rows, result["ood_reason"].tolist(), strict=True):
+            row["ood_reason"] = str(reason)
     return rows
 
 

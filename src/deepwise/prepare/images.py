@@ -99,6 +99,64 @@ class ImagePreprocessor:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
 
+#: The pixel statistics the image guard compares with the training images' (see :func:`image_statistics`), each
+#: with the least spread it is standardized by (1 % of the 0-255 range for levels, 1 point for fractions).
+IMAGE_STATISTICS = {
+    "brightness": 2.55,
+    "contrast": 2.55,
+    "dark pixels": 0.01,
+    "bright pixels": 0.01,
+    "mid-tone pixels": 0.01,
+    "edge strength": 2.55,
+    "sharpness": 2.55,
+    "border brightness": 2.55,
+    "colourfulness": 2.55,
+}
+#: what a statistic outside a training range that is a single value means, in words
+IMAGE_STATISTICS_HINTS = {"colourfulness": "colour image; the training images are greyscale"}
+
+
+def image_statistics(pixels: np.ndarray) -> np.ndarray:
+    """float32 [n, 9]: simple statistics of preprocessed images (raw 0-255 pixels [n, h, w, c]), in the order of
+    :data:`IMAGE_STATISTICS`: mean and standard deviation of the grey level, fractions of dark (< 32), bright
+    (> 223) and mid-tone (64-191) pixels, mean gradient magnitude, mean absolute Laplacian (sharpness), mean
+    grey level of the border pixels, and the mean spread between colour channels (0 for greyscale).
+
+    Example:
+        >>> image_statistics(np.zeros((2, 8, 8, 1), np.float32))[0, :3]
+        array([0., 0., 1.], dtype=float32)
+    """
+    x = np.asarray(pixels, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    n = len(x)
+    grey = x.mean(axis=-1)
+    flat = grey.reshape(n, -1)
+    gy, gx = np.gradient(grey, axis=(1, 2)) if min(grey.shape[1:]) > 1 else (grey * 0, grey * 0)
+    laplace = (
+        np.abs(
+            4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
+        )
+        .reshape(n, -1)
+        .mean(axis=1)
+        if min(grey.shape[1:]) > 2
+        else np.zeros(n, np.float32)
+    )
+    border = np.concatenate([grey[:, 0, :], grey[:, -1, :], grey[:, :, 0], grey[:, :, -1]], axis=1)
+    columns = [
+        flat.mean(axis=1),
+        flat.std(axis=1),
+        (flat < 32).mean(axis=1),
+        (flat > 223).mean(axis=1),
+        ((flat >= 64) & (flat < 192)).mean(axis=1),
+        np.hypot(gy, gx).reshape(n, -1).mean(axis=1),
+        laplace,
+        border.mean(axis=1),
+        (x.max(axis=-1) - x.min(axis=-1)).reshape(n, -1).mean(axis=1),
+    ]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
 def image_batches_class():
     keras = keras_module()
 

@@ -19,7 +19,7 @@ from deepwise.config import Config
 from deepwise.data.images import ImageSet, describe, fingerprint_source, open_images
 from deepwise.data.schema import infer_task
 from deepwise.errors import ConfigError
-from deepwise.guard import OODGuard
+from deepwise.guard import InputStatistics, OODGuard
 from deepwise.inspection import inspect_images
 from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import fit_arrays, merged_splits, model_input
@@ -36,7 +36,13 @@ from deepwise.models.cnn import (
     embedding_model,
 )
 from deepwise.models.inference import predict_rows
-from deepwise.prepare.images import ImagePreprocessor, image_batches_class
+from deepwise.prepare.images import (
+    IMAGE_STATISTICS,
+    IMAGE_STATISTICS_HINTS,
+    ImagePreprocessor,
+    image_batches_class,
+    image_statistics,
+)
 from deepwise.prepare.split import split_indices
 from deepwise.prepare.tabular import FEATURES
 from deepwise.records import RunFiles
@@ -235,17 +241,39 @@ class ImageData(Prepared):
 
         return flat("train"), self.y["train"], flat("test")
 
+    def pixel_statistics(self, split: str) -> np.ndarray:
+        """:func:`image_statistics` of a split's preprocessed images (decoded batch by batch when streamed)."""
+        if not self.streamed:
+            return image_statistics(self.x[split][FEATURES])
+        batches = self._batches(split, 256, labels=False)
+        return np.concatenate([image_statistics(batches[i]) for i in range(len(batches))])
+
     def fit_guard(self, model, validation_output, test_output):
+        """The network's embedding and confidence, and the images' own pixel statistics (which flag photographs,
+        noise or drawings that a network trained on digits may embed close to digits), calibrated together."""
         cfg = self.config
         guard = OODGuard(cfg.guard.false_alarm_rate, cfg.guard.neighbors, seed=cfg.seed)
         embed = embedding_model(model)
+        pixels = InputStatistics(
+            self.pixel_statistics("train"),
+            self.pixel_statistics("validation"),
+            list(IMAGE_STATISTICS),
+            list(IMAGE_STATISTICS.values()),
+            kind="pixel statistics",
+            hints=IMAGE_STATISTICS_HINTS,
+            seed=cfg.seed,
+        )
         guard.fit_arrays(
             self.predict(embed, "train"),
             self.predict(embed, "validation"),
             validation_confidence=confidence(validation_output, self.task.name),
+            inputs=pixels,
+            conformal=True,
         )
-        flags = guard.score_arrays(self.predict(embed, "test"), confidence(test_output, self.task.name)) > 1.0
-        return guard, float(np.mean(flags))
+        test = guard.score_arrays(
+            self.predict(embed, "test"), confidence(test_output, self.task.name), self.pixel_statistics("test")
+        )
+        return guard, float(np.mean(test > 1.0))
 
     def inspected_columns(self) -> list[str]:
         return [self.config.problem.target]

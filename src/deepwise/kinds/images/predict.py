@@ -19,6 +19,7 @@ from deepwise.evaluation import score
 from deepwise.kinds.base import Predictor
 from deepwise.models.cnn import confidence, embedding_model
 from deepwise.models.inference import predict_rows
+from deepwise.prepare.images import image_statistics
 
 
 class ImagePredictor(Predictor):
@@ -62,11 +63,13 @@ class ImagePredictor(Predictor):
         """``[output, penultimate layer]`` in one model, built once (a new one would be compiled again)."""
         return embedding_model(self.run.model, with_output=True) if self.run.guard is not None else None
 
-    def outputs(self, images: ImageSet, guard: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model outputs and (for the guard) penultimate-layer embeddings, decoded batch by batch."""
+    def outputs(self, images: ImageSet, guard: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Model outputs and (for the guard) penultimate-layer embeddings and pixel statistics, decoded batch by
+        batch (the statistics only for a guard that uses them: runs before issue 19 have none)."""
         prep = self.run.preprocessor
         both = self.embedding_model if guard else None
-        outputs, embeddings = [], []
+        pixels = both is not None and self.run.guard.inputs_ is not None
+        outputs, embeddings, statistics = [], [], []
         chunk = self.image_chunk
         for start in range(0, len(images), chunk):
             batch = prep.load(images, np.arange(start, min(start + chunk, len(images))))
@@ -76,28 +79,38 @@ class ImagePredictor(Predictor):
                 output, embedding = predict_rows(both, batch, largest=chunk)
                 outputs.append(np.asarray(output))
                 embeddings.append(np.asarray(embedding))
-        return np.concatenate(outputs), (np.concatenate(embeddings) if both is not None else None)
+            if pixels:
+                statistics.append(image_statistics(batch))
+        return (
+            np.concatenate(outputs),
+            np.concatenate(embeddings) if both is not None else None,
+            np.concatenate(statistics) if pixels else None,
+        )
 
     def predict(self, data: Any, *, guard: bool = True) -> pd.DataFrame:
         images = self.open_images(data, labelled=False)
         if len(images) == 0:
             raise DataError("There are no images to predict.", expected="at least one image", fix="check the input.")
-        output, embeddings = self.outputs(images, guard)
+        output, embeddings, statistics = self.outputs(images, guard)
         result = self.format(output, pd.RangeIndex(len(images)), leading={"image": images.names()})
         if embeddings is not None:
-            found = self.run.guard.score_arrays(embeddings, confidence(output, self.run.output))
+            parts = self.run.guard.score_parts(embeddings, confidence(output, self.run.output), statistics)
+            found = np.max(np.stack(list(parts.values())), axis=0)
             result["ood"] = found > 1.0
             result["ood_score"] = found
+            out_of_range: dict[str, int] = {}
+            if statistics is not None:  # why each flagged image was flagged, in words
+                result["ood_reason"], out_of_range = self.run.guard.reasons(parts, statistics)
             result.attrs["guard"] = {
                 "rows": len(result),
                 "flagged": int(result["ood"].sum()),
-                "out_of_range": {},
+                "out_of_range": out_of_range,
                 "unseen_categories": {},
             }
         return result
 
     def evaluate(self, data: Any) -> dict[str, Any]:
         images = self.open_images(data, labelled=True)
-        output, _ = self.outputs(images, guard=False)  # no embeddings: metrics only
+        output, _, _ = self.outputs(images, guard=False)  # no embeddings: metrics only
         y = self.run.preprocessor.transform_target(images.labels)
         return score(self.run.output, y, output, self.run.preprocessor.classes_)

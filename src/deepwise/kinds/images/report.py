@@ -194,11 +194,20 @@ def image_guard_text(guard: dict[str, Any]) -> str:
         if guard.get("confidence_scale") or "confidence" in str(guard.get("space", ""))
         else ""
     )
+    pixels = (
+        " It also compares simple statistics of the image itself with the training images' (brightness, contrast, "
+        "fractions of dark, bright and mid-tone pixels, edge strength, sharpness, the border's brightness, colour), "
+        "so a photograph, noise or a page of text is flagged even where the network embeds it near its training "
+        "images; column ood_reason says which statistic was out of the training range."
+        if "pixel statistics" in str(guard.get("space", ""))
+        else ""
+    )
     return (
         f"The guard embeds each image with the network itself "
         f"({guard.get('space', 'its penultimate layer')}) and scores it by the mean distance to its "
         f"{fmt(guard.get('k'))} nearest training embeddings, flagging it when the score exceeds a threshold "
-        f"chosen so that about {rate:.1%} of ordinary validation images are flagged (false alarms).{confidence} "
+        f"chosen so that about {rate:.1%} of ordinary validation images are flagged (false alarms)."
+        f"{confidence}{pixels} "
         "A flagged image still gets a prediction (column ood = true, ood_score > 1), but it is unlike anything "
         "the network learned from (another camera, another kind of object, a corrupted file), so check it, or "
         "collect such images and retrain."
@@ -207,6 +216,8 @@ def image_guard_text(guard: dict[str, Any]) -> str:
 
 def image_card_guard_limit(guard: dict[str, Any], rate: float, observed: list[str]) -> str:
     confidence = ", or the network is unusually unsure of its class" if guard.get("confidence_scale") else ""
+    if "pixel statistics" in str(guard.get("space", "")):
+        confidence += ", or the image's own pixel statistics (brightness, contrast, edges, colour) are unlike theirs"
     return (
         f"Out-of-distribution behaviour: a guard flags images unlike the training images: the network's own "
         f"embedding of the image ({guard.get('space', 'penultimate layer')}) is far from its "
