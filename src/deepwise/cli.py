@@ -191,7 +191,17 @@ def inspect(
     from deepwise.inspection import inspect as run_inspect
     from deepwise.records import atomic_write_text
 
-    findings = run_inspect(data, target=target, time_column=time)
+    findings = None
+    if data.is_dir():  # a folder of another kind than tables or classified images (segmentation...): its checks
+        from deepwise.config import Config
+        from deepwise.kinds import kind_for_config
+
+        config = Config(problem={"target": target or "label"}, data={"path": str(data.resolve())})
+        kind = kind_for_config(config)
+        if kind.name not in ("images", "table"):
+            findings = kind.prepare(config).inspect()
+    if findings is None:
+        findings = run_inspect(data, target=target, time_column=time)
     findings.render(console)
     if json_file is not None:
         atomic_write_text(json_file, findings.to_json())
@@ -215,15 +225,19 @@ def predict(
             help="Skip the out-of-distribution check (no ood columns): faster bulk scoring of data you know.",
         ),
     ] = False,
+    overlays: Annotated[
+        bool,
+        typer.Option("--overlays", help="Segmentation (with -o): also write each image with its mask drawn over it."),
+    ] = False,
     unsafe: Unsafe = False,
 ) -> None:
-    """Predict on new rows; rows keep their order."""
+    """Predict on new rows; rows keep their order. Segmentation: -o OUT writes a mask PNG per image and a CSV."""
     from deepwise.run import load_run
 
     if output is not None:  # to a file: tables too big for memory are predicted a chunk at a time
         with _loading(unsafe):
             loaded = load_run(run)
-        report = loaded.predict_to_csv(data, output, guard=not no_guard)
+        report = loaded.predict_to_csv(data, output, guard=not no_guard, overlays=overlays)
         if len(report.ood):
             err_console.print(report.summary(), highlight=False)
         console.print(f"Wrote predictions to [bold]{output}[/]")

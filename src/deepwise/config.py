@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deepwise.errors import ConfigError
 
-Task = Literal["auto", "binary", "multiclass", "regression", "forecasting", "translation"]
+Task = Literal["auto", "binary", "multiclass", "regression", "forecasting", "translation", "segmentation"]
 Output = Literal["auto", "binary", "multiclass", "regression"]
 MAX_IMAGE_SIDE = 4096
 MAX_CONFIG_VALUES = 100_000  # a YAML alias bomb ("billion laughs") expands far beyond this
@@ -40,7 +40,7 @@ class ProblemConfig(_Section):
     task: Task = Field(
         "auto",
         description="binary | multiclass | regression | forecasting (rows are a time series) | translation (a text "
-        "column into another), or auto: inferred",
+        "column into another) | segmentation (a class per pixel: a folder of images/ and masks/), or auto: inferred",
     )
     output: Output = Field(
         "auto", description="forecasting only: what is forecast (regression | binary | multiclass | auto)"
@@ -164,11 +164,13 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained", "pooling", "transformer"] = Field(
-        "auto",
-        description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
-        "text: pooling (embeddings averaged) | conv1d | transformer | pretrained (a sentence encoder); auto = mlp, "
-        "cnn for images, pooling for text",
+    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained", "pooling", "transformer", "unet"] = (
+        Field(
+            "auto",
+            description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
+            "text: pooling (embeddings averaged) | conv1d | transformer | pretrained (a sentence encoder); unet "
+            "(segmentation); auto = mlp, cnn for images, pooling for text, unet for segmentation",
+        )
     )
     conv_filters: list[int] | None = Field(
         None,
@@ -324,6 +326,57 @@ class TranslationConfig(_Section):
     )
 
 
+class SegmentationConfig(_Section):
+    legend: str | None = Field(
+        None,
+        description="segmentation: a legend file (CSV id,name,color or JSON) naming the classes and, for RGB colour "
+        "masks, their colours; null = legend.csv / legend.json next to images/ and masks/, else the ids in the masks",
+    )
+    mask_mode: Literal["auto", "classes", "instances"] = Field(
+        "auto",
+        description="segmentation: classes (each mask value a class id) | instances (one id per object: object vs "
+        "background) | auto (instance masks recognised by their many ids)",
+    )
+    depth: int | None = Field(
+        None, ge=1, le=5, description="segmentation: U-Net downsamplings; null = sized to the training patches (2-4)"
+    )
+    base_filters: int | None = Field(
+        None, ge=4, description="segmentation: filters of the U-Net's first level; null = 16, 32 above 4 megapixels"
+    )
+    steps_per_epoch: int = Field(40, ge=1, description="segmentation: batches of random training patches per epoch")
+    cell_size: int | None = Field(
+        None, ge=32, description="segmentation, spatial split: side of the cells in pixels; null = sized to the image"
+    )
+    tile: int = Field(
+        512,
+        ge=64,
+        description="segmentation: images larger than this are predicted in overlapping tiles (bounded memory)",
+    )
+
+
+class EnhancementConfig(_Section):
+    network: Literal["unet", "autoencoder"] = Field(
+        "unet",
+        description="image-to-image (a folder of inputs/ and targets/): a U-Net (skip connections carry the input's "
+        "detail) or a convolutional autoencoder (everything through the bottleneck)",
+    )
+    base_filters: int = Field(16, ge=4, description="image-to-image: filters of the first level (doubled per level)")
+    depth: int | None = Field(
+        None, ge=1, le=5, description="image-to-image: downsamplings; null = until about 7 pixels across (1-4)"
+    )
+    loss: Literal["binary_crossentropy", "mse", "mae"] = Field(
+        "binary_crossentropy",
+        description="image-to-image: per-pixel loss against the targets (cross-entropy learns mostly-dark images "
+        "from the first epoch, where mse stayed at 'predict black')",
+    )
+    filter_threshold_db: float = Field(
+        40.0,
+        ge=20,
+        description="image-to-image: held-out PSNR at which a fixed filter (kernel, curve, quantization) counts as "
+        "reproducing the targets (40 dB: an error of 1 % of the range, invisible)",
+    )
+
+
 class UncertaintyConfig(_Section):
     coverage: float | None = Field(
         0.9,
@@ -347,6 +400,13 @@ class Config(_Section):
     text: TextConfig = Field(default_factory=TextConfig, description="free text: documents and text columns")
     translation: TranslationConfig = Field(
         default_factory=TranslationConfig, description="translating one text column into another"
+    )
+    segmentation: SegmentationConfig = Field(
+        default_factory=SegmentationConfig, description="segmenting images: a class for every pixel"
+    )
+    enhancement: EnhancementConfig = Field(
+        default_factory=EnhancementConfig,
+        description="image-to-image: denoising, sharpening, colourising, restoration (inputs/ and targets/ folders)",
     )
     uncertainty: UncertaintyConfig = Field(
         default_factory=UncertaintyConfig, description="how sure each prediction is (conformal intervals and sets)"

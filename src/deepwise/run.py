@@ -20,7 +20,7 @@ import pandas as pd
 
 from deepwise.config import Config
 from deepwise.data.tables import fingerprint
-from deepwise.errors import DataError
+from deepwise.errors import ConfigError, DataError
 from deepwise.evaluation import headline
 from deepwise.guard import GuardReport, OODGuard
 from deepwise.kinds import DataKind, Predictor, Prepared, kind_named
@@ -128,7 +128,13 @@ class Run:
         return self.predictor.predict(data, guard=guard)
 
     def predict_to_csv(
-        self, data: str | Path, output: str | Path, *, chunked: bool | None = None, guard: bool = True
+        self,
+        data: str | Path,
+        output: str | Path,
+        *,
+        chunked: bool | None = None,
+        guard: bool = True,
+        overlays: bool = False,
     ) -> GuardReport:
         """Predict into a CSV file that appears complete or not at all; a table too big for memory goes a chunk at
         a time (``chunked=None``: decided as for training). Returns the guard's findings over all rows.
@@ -136,7 +142,18 @@ class Run:
         Example:
             >>> report = run.predict_to_csv("big.csv", "predictions.csv")
             >>> report.n_flagged
+
+        Segmentation writes a mask PNG per image into ``output`` (a folder) and ``predictions.csv`` there;
+        ``overlays=True`` adds each image with its mask drawn over it.
         """
+        if overlays:
+            if not getattr(self.predictor, "writes_overlays", False):
+                raise ConfigError(
+                    f"--overlays draws masks over images; this run predicts {self.kind.data_noun}.",
+                    expected="a segmentation run",
+                    fix="drop --overlays.",
+                )
+            return self.predictor.predict_to_csv(data, Path(output), chunked=chunked, guard=guard, overlays=True)
         return self.predictor.predict_to_csv(data, Path(output), chunked=chunked, guard=guard)
 
     def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ Example (a new kind registers itself in :mod:`deepwise.kinds`):
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,10 @@ class Prepared:
     def split_sizes(self) -> dict[str, int]:
         return {name: int(len(index)) for name, index in self.splits.items()}
 
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Training steps in one epoch (one pass over the training examples; patch sampling kinds say their own)."""
+        return math.ceil(len(self.y["train"]) / batch_size)
+
     # --------------------------------------------------------------------------------------------- feeding Keras
     @abstractmethod
     def fit(self, model, callbacks: list, epochs: int, initial_epoch: int) -> None:
@@ -255,6 +260,8 @@ class Prepared:
     images_baselines: ClassVar[bool] = False
     #: training.batch_size when the config leaves it automatic
     default_batch_size: ClassVar[int] = 32
+    #: what early stopping watches, and whether lower or higher is better
+    early_stopping_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
 
     def generalization_gap(self, history: list[dict], best_epoch: int) -> dict[str, Any] | None:
         """Training vs validation score at the best epoch (the verdict's overfitting evidence)."""

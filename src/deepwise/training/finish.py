@@ -85,7 +85,7 @@ def finish_run(path: Path, data, kind, fitted: Fitted, manifest: Manifest, timer
 
         fitted.model = distributed.local_copy(fitted.model, lambda: build_model(data))
     if out:
-        _print_training(out, fitted, cfg)
+        _print_training(out, fitted, cfg, getattr(data, "early_stopping_monitor", ("val_loss", "min"))[0])
     metrics, guard = measure(data, kind, fitted, timer)
     with timer("save"):
         if guard is not None:
@@ -106,11 +106,15 @@ def finish_run(path: Path, data, kind, fitted: Fitted, manifest: Manifest, timer
     return metrics
 
 
-def _print_training(out, fitted: Fitted, cfg) -> None:
+def _print_training(out, fitted: Fitted, cfg, monitor: str = "val_loss") -> None:
     stopped = len(fitted.history) < cfg.training.epochs
     out.print(
         f"  Trained {len(fitted.history)} epoch(s)"
-        + (" (early stopping: validation loss stopped improving)" if stopped else "")
+        + (
+            f" (early stopping: {'validation loss' if monitor == 'val_loss' else monitor} stopped improving)"
+            if stopped
+            else ""
+        )
         + f"; best epoch {fitted.best_epoch}, whose weights are kept."
     )
     if cfg.data.split.train_on_validation:

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from deepwise.monitor import end_run, monitoring_callbacks
 from deepwise.records import MANIFEST, STATUS_FAILED, STATUS_INTERRUPTED, Manifest, Timer, write_record
 from deepwise.training.callbacks import callback_classes
 from deepwise.training.model import build_model, compile_network, probe_step_time
+from deepwise.training.resources import describe_estimate, gpu_estimate, on_cpu, training_flops
 
 
 @dataclass
@@ -87,7 +87,7 @@ def fit_run(
     with timer("probe"):
         compile_s, step_s = probe_step_time(model, *data.probe_batch(tcfg.batch_size), tcfg.batch_size)
     if out:
-        steps_per_epoch = math.ceil(len(data.y["train"]) / tcfg.batch_size)
+        steps_per_epoch = data.steps_per_epoch(tcfg.batch_size)
         epoch_s = step_s * steps_per_epoch * 1.15  # plus the validation pass
         remaining = tcfg.epochs - state.initial_epoch
         out.print(
@@ -95,13 +95,17 @@ def fit_run(
             f"≈ {epoch_s:.2f} s per epoch of {steps_per_epoch} steps, at most ≈ {epoch_s * remaining:.0f} s for "
             f"{remaining} epochs (plus {compile_s:.1f} s compilation, done)."
         )
+        if on_cpu():
+            flops = training_flops(model, tcfg.batch_size)
+            out.print(describe_estimate(gpu_estimate(flops, step_s * 1.15, steps_per_epoch, remaining)))
     early_stopping_cls, recorder_cls = callback_classes()
     stopper = None
     callbacks: list = []
     if tcfg.early_stopping.enabled:
         stopper = early_stopping_cls(
             resume_state=state.early_stopping,
-            monitor="val_loss",
+            monitor=data.early_stopping_monitor[0],
+            mode=data.early_stopping_monitor[1],
             patience=tcfg.early_stopping.patience,
             min_delta=tcfg.early_stopping.min_delta,
             restore_best_weights=True,
