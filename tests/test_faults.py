@@ -80,7 +80,7 @@ def earlier_run(tmp_path_factory, penguins_csv):
         pytest.param("manifest.json:2", EPOCHS, marks=pytest.mark.slow),
     ],
 )
-def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earlier_run, failpoint, epochs_kept):
+def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earlier_run, cli, failpoint, epochs_kept):
     runs, earlier_path, earlier_files = earlier_run
     run_dir = runs / f"killed-{failpoint.replace(':', '-')}"
     killed = _deepwise("train", runs / "deepwise.yaml", "--run-dir", run_dir, failpoint=failpoint)
@@ -91,9 +91,10 @@ def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earl
         deepwise.load_run(run_dir)
     meta = load_checkpoint(run_dir)[0]
     assert meta["epochs_done"] == epochs_kept  # at most the epoch in progress is lost
-    # --resume finishes it: the remaining epochs (or none) and the run's files
-    resumed = _deepwise("train", "--resume", run_dir)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # --resume finishes it: the remaining epochs (or none) and the run's files (in this process: only the killed
+    # training has to be a process of its own)
+    resumed = cli("train", "--resume", run_dir)
+    assert resumed.exit_code == 0, resumed.output
     run = deepwise.load_run(run_dir)
     assert not [p.name for p in run_dir.rglob(".*") if p.is_file()]  # the killed write's temp file is cleaned up
     assert run.metrics["epochs_trained"] == EPOCHS
@@ -101,7 +102,7 @@ def test_killed_at_any_point_the_run_resumes_and_earlier_runs_are_untouched(earl
     uninterrupted = deepwise.load_run(earlier_path).metrics["test"]["accuracy"]  # same config, never killed
     assert abs(run.metrics["test"]["accuracy"] - uninterrupted) <= 0.05
     if epochs_kept == EPOCHS:
-        assert "without training" in resumed.stdout or "Training had finished" in resumed.stdout
+        assert "without training" in resumed.output or "Training had finished" in resumed.output
     assert _snapshot(earlier_path) == earlier_files
 
 
@@ -284,27 +285,34 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path, pen
     assert load_checkpoint(run_dir)[0]["epochs_done"] >= 1
 
 
-@pytest.mark.slow
-def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
-    """Transfer learning has two phases; a kill in the second must resume the second (same layers unfrozen, the
-    fine-tuning optimizer's state), not start the head phase's settings over -- that used to be an internal error."""
+@pytest.fixture(scope="module")
+def digits_base(tmp_path_factory) -> tuple[Path, Path]:
+    """scikit-learn's digits as arrays and a CNN trained on them for 5 epochs: the base the fine-tuning kills transfer
+    from (one for the three tests; the base run is only read)."""
     import numpy as np
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    folder = tmp_path / "digits"
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("digits")
     np.save(folder / "images.npy", (digits.images * 255 / 16).astype(np.uint8))
     np.save(folder / "labels.npy", digits.target)
     base = deepwise.train(
         {"problem": {"target": "label"}, "data": {"path": str(folder)}, "training": {"epochs": 5, "report": False}},
-        runs_dir=tmp_path / "runs",
+        runs_dir=tmp_path_factory.mktemp("runs"),
         verbose=False,
     )
+    return folder, base.path
+
+
+@pytest.mark.slow
+def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path, digits_base, cli):
+    """Transfer learning has two phases; a kill in the second must resume the second (same layers unfrozen, the
+    fine-tuning optimizer's state), not start the head phase's settings over -- that used to be an internal error."""
+    folder, base_path = digits_base
     config = tmp_path / "transfer.yaml"
     config.write_text(
         f"problem: {{target: label}}\ndata: {{path: '{folder}'}}\n"
-        f"model: {{from_run: '{base.path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
+        f"model: {{from_run: '{base_path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
         "training: {epochs: 3, checkpoint_every_s: 0, early_stopping: {enabled: false}, report: false}\n"
     )
     killed_dir, whole_dir = tmp_path / "killed", tmp_path / "whole"
@@ -312,12 +320,12 @@ def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
     assert killed.returncode == -9, killed.stdout + killed.stderr
     meta = load_checkpoint(killed_dir)[0]
     assert meta["epochs_done"] == 4 and meta["fine_tune_from"] == 3
-    resumed = _deepwise("train", "--resume", killed_dir)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "Continuing the fine-tuning phase" in resumed.stdout
-    whole = _deepwise("train", config, "--run-dir", whole_dir)
-    assert whole.returncode == 0, whole.stdout + whole.stderr
-    run, reference = deepwise.load_run(killed_dir), deepwise.load_run(whole_dir)
+    # the resume and the uninterrupted reference run in this process: only the killed training needs its own
+    resumed = cli("train", "--resume", killed_dir)
+    assert resumed.exit_code == 0, resumed.output
+    assert "Continuing the fine-tuning phase" in resumed.output
+    reference = deepwise.train(config, run_dir=whole_dir, verbose=False)
+    run = deepwise.load_run(killed_dir)
     assert run.metrics["epochs_trained"] == reference.metrics["epochs_trained"] == 6
     assert run.manifest["trainable_parameters"] == reference.manifest["trainable_parameters"]  # layers unfrozen
     assert abs(run.metrics["test"]["accuracy"] - reference.metrics["test"]["accuracy"]) <= 0.05
@@ -328,34 +336,22 @@ def test_killed_while_fine_tuning_resumes_the_fine_tuning(tmp_path):
     ("failpoint", "when"),
     [("state.npz:4", "in the first fine-tuning epoch"), ("model.keras:1", "after training, writing the run")],
 )
-def test_killed_around_fine_tuning_with_early_stopping_resumes(tmp_path, failpoint, when):
+def test_killed_around_fine_tuning_with_early_stopping_resumes(tmp_path, digits_base, cli, failpoint, when):
     """With early stopping on (the default): a resume that has no epoch left to fit in the current phase used to
     read early stopping's state before Keras had set it (AttributeError 'best_epoch'), both when the head phase was
     complete and fine-tuning had not checkpointed yet, and when only writing the run was left."""
-    import numpy as np
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    folder = tmp_path / "digits"
-    folder.mkdir()
-    np.save(folder / "images.npy", (digits.images * 255 / 16).astype(np.uint8))
-    np.save(folder / "labels.npy", digits.target)
-    base = deepwise.train(
-        {"problem": {"target": "label"}, "data": {"path": str(folder)}, "training": {"epochs": 5, "report": False}},
-        runs_dir=tmp_path / "runs",
-        verbose=False,
-    )
+    folder, base_path = digits_base
     config = tmp_path / "transfer.yaml"
     config.write_text(
         f"problem: {{target: label}}\ndata: {{path: '{folder}'}}\n"
-        f"model: {{from_run: '{base.path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
+        f"model: {{from_run: '{base_path}', fine_tune_layers: 2, fine_tune_epochs: 3, fine_tune_learning_rate: 1e-4}}\n"
         "training: {epochs: 3, checkpoint_every_s: 0, report: false}\n"
     )
     run_dir = tmp_path / "killed"
     killed = _deepwise("train", config, "--run-dir", run_dir, failpoint=failpoint)
     assert killed.returncode == -9, killed.stdout + killed.stderr
-    resumed = _deepwise("train", "--resume", run_dir)
-    assert resumed.returncode == 0, f"killed {when}: " + resumed.stdout + resumed.stderr
+    resumed = cli("train", "--resume", run_dir)
+    assert resumed.exit_code == 0, f"killed {when}: " + resumed.output
     metrics = deepwise.load_run(run_dir).metrics
     assert metrics["epochs_trained"] == 6 and metrics["fine_tune_from"] == 3
     assert 1 <= metrics["best_epoch"] <= 6

@@ -10,6 +10,10 @@ from PIL import Image
 
 import deepwise
 
+#: The HTML report is left out of the runs whose report no test here reads: it costs about as much CPU as training a
+#: small run, and tests/test_report_modalities.py checks an image run's report.
+NO_REPORT = {"training.report": False}
+
 
 def _write_folder(root, images: np.ndarray, labels: np.ndarray, fmt: str = "png") -> None:
     for i, (img, y) in enumerate(zip(images, labels, strict=True)):
@@ -58,12 +62,12 @@ def mnist():
 def mnist_run(tmp_path_factory, mnist):
     x, y = mnist
     folder = _write_arrays(tmp_path_factory.mktemp("mnist"), x, y)
-    return deepwise.train(folder, runs_dir=tmp_path_factory.mktemp("runs"), verbose=False)
+    return deepwise.train(folder, runs_dir=tmp_path_factory.mktemp("runs"), verbose=False, overrides=NO_REPORT)
 
 
 @pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_digits_png_folder_cnn(digits_folder, tmp_path):
-    run = deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False)
+    run = deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False, overrides=NO_REPORT)
     m = run.metrics
     assert m["task"] == "image_classification" and m["output"] == "multiclass"
     assert run.config.data.image_size == [8, 8] and run.config.data.channels == 1
@@ -75,16 +79,19 @@ def test_digits_png_folder_cnn(digits_folder, tmp_path):
     files = sorted(str(p) for p in (digits_folder / "3").glob("*.png"))[:20]
     preds = run.predict(files)
     assert (preds["prediction"].astype(str) == "3").mean() >= 0.9 and "ood" in preds
-    pd.testing.assert_frame_equal(run.predict(files, guard=False), preds.drop(columns=["ood", "ood_score"]))
+    # ood_reason (issue 19): why an image was flagged, from the guard's pixel statistics
+    guarded = preds.drop(columns=["ood", "ood_score", "ood_reason"])
+    pd.testing.assert_frame_equal(run.predict(files, guard=False), guarded)
 
 
 @pytest.mark.slow
 def test_digits_default_cnn_reaches_097_over_seeds(digits_folder, tmp_path):
     """The issue's bar (test accuracy >= 0.97 on scikit-learn's digits as a PNG folder), on the mean of 3 seeds."""
-    scores = [
-        deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False, overrides={"seed": seed}).metrics["test"]
+    runs = [
+        deepwise.train(digits_folder, runs_dir=tmp_path, verbose=False, overrides={"seed": seed, **NO_REPORT})
         for seed in (0, 1, 2)
     ]
+    scores = [run.metrics["test"] for run in runs]
     accuracy = [s["accuracy"] for s in scores]
     print("digits test accuracy over seeds 0-2:", accuracy)
     assert np.mean(accuracy) >= 0.97 and min(accuracy) >= 0.95, accuracy
@@ -112,17 +119,23 @@ def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
     beats deepwise's default CNN (no batch norm) from scratch on every draw: 0.934/0.932/0.936/0.920/0.903 (0.925).
     What does NOT transfer: a base without batch norm (the default CNN): trained on whole 0.907 and frozen 0.877
     (means of the same five draws) against 0.925 from scratch; nor did freezing and then fine-tuning the top layers,
-    wider or flattened CNNs, or augmented bases (stops 8-14; numbers in the issue's notes)."""
+    wider or flattened CNNs, or augmented bases (stops 8-14; numbers in the issue's notes).
+
+    To keep the slow suite within its budget, the base trains for 15 epochs (early stopping ended it after 36; 72 ->
+    30 s of CPU; 0.974 on its own test split, best epoch 14): a less trained base only makes the transfer's side
+    harder. The runs on the 250 images keep deepwise's default training on both sides. No report and no guard, which
+    nothing here reads."""
     x, y = mnist
     low = y < 5
     model = {"conv_filters": [16, 32, 64], "batch_norm": True}
-    quiet = {"report": False}
+    quiet = {"training": {"report": False}, "guard": {"enabled": False}}
     base = deepwise.train(
         {
             "problem": {"target": "label"},
             "data": {"path": str(_write_arrays(tmp_path / "low", x[low], y[low]))},
             "model": model,
-            "training": quiet,
+            **quiet,
+            "training": {"report": False, "epochs": 15},
         },
         runs_dir=tmp_path / "r",
         verbose=False,
@@ -136,7 +149,7 @@ def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
         common = {
             "problem": {"target": "label"},
             "data": {"path": str(_write_arrays(tmp_path / f"few{draw}", x[few], y[few]))},
-            "training": quiet,
+            **quiet,
         }
         held_out = _write_arrays(tmp_path / f"rest{draw}", x[rest], y[rest])
         transfer = deepwise.train(
@@ -195,14 +208,20 @@ def test_guard_flags_unseen_digits_more_than_seen_ones(tmp_path, mnist):
     low = np.random.default_rng(0).permutation(np.flatnonzero(y < 5))  # the MNIST subset is sorted by class
     train_idx, held_idx = low[:2000], low[2000:]
     run = deepwise.train(
-        _write_arrays(tmp_path / "low", x[train_idx], y[train_idx]), runs_dir=tmp_path / "r", verbose=False
+        _write_arrays(tmp_path / "low", x[train_idx], y[train_idx]),
+        runs_dir=tmp_path / "r",
+        verbose=False,
+        overrides=NO_REPORT,
     )
     seen = run.predict(_write_arrays(tmp_path / "seen", x[held_idx], y[held_idx]) / "images.npy")["ood"].mean()
     high = np.flatnonzero(y >= 5)
     unseen = run.predict(_write_arrays(tmp_path / "unseen", x[high], y[high]) / "images.npy")["ood"].mean()
     print(f"flagged: held-out 0-4 {seen:.1%}, digits 5-9 {unseen:.1%}")
-    # measured: held-out 0-4 1.6 %, digits 5-9 16.4 % (10x); the bar is "clearly more"
-    assert unseen > 5 * seen and unseen >= 0.1
+    # measured: held-out 0-4 1.6 %, digits 5-9 16.4 % (10x); since issue 19 (pixel statistics in the guard and a
+    # split-conformal threshold, fewer false alarms) 0.4 % and 10.4 % (26x). The bar is "clearly more": at least 5x
+    # the seen digits' rate and 5x the 1 % false-alarm rate the guard is calibrated to (unseen classes of the same
+    # kind of picture are the hard, near case; bench/image_ood.py measures them: 16-38 %)
+    assert unseen > 5 * seen and unseen >= 0.05
 
 
 @pytest.mark.slow
@@ -222,7 +241,7 @@ def test_keras_applications_path_with_no_weights_and_a_weights_file(tmp_path, di
                 "fine_tune_layers": 5,
                 "fine_tune_epochs": 1,
             },
-            "training": {"epochs": 2},
+            "training": {"epochs": 2, "report": False},
         }
         run = deepwise.train(cfg, runs_dir=tmp_path / "runs", verbose=False, force=True)
         m = run.manifest
@@ -432,7 +451,7 @@ def test_augmentation_only_on_training_batches(tmp_path, digits_few):
     cfg = {
         "problem": {"target": "label"},
         "data": {"path": str(digits_few), "augmentation": {"rotation": 0.05, "zoom": 0.1, "flip": True}},
-        "training": {"epochs": 2},
+        "training": {"epochs": 2, "report": False},
     }
     run = deepwise.train(cfg, runs_dir=tmp_path, verbose=False, force=True)
     names = [layer.name for layer in run.model.layers]
@@ -444,7 +463,7 @@ def test_augmentation_only_on_training_batches(tmp_path, digits_few):
 
 @pytest.mark.slow  # moved to `make test-slow` (issue 17): the fast suite stays under 5 minutes
 def test_streaming_matches_in_memory(tmp_path, digits_folder):
-    base = {"problem": {"target": "label"}, "training": {"epochs": 25}}
+    base = {"problem": {"target": "label"}, "training": {"epochs": 25, "report": False}}
     mem = deepwise.train(
         {**base, "data": {"path": str(digits_folder), "in_memory": True}}, runs_dir=tmp_path, verbose=False
     )
@@ -466,7 +485,7 @@ def test_csv_of_image_paths(tmp_path, digits_folder):
     cfg = {
         "problem": {"target": "digit"},
         "data": {"path": str(digits_folder / "index.csv"), "image_column": "file"},
-        "training": {"epochs": 3},
+        "training": {"epochs": 3, "report": False},
     }
     run = deepwise.train(cfg, runs_dir=tmp_path, verbose=False, force=True)
     assert run.metrics["test"]["n"] == 360
@@ -508,7 +527,7 @@ def test_bad_files_can_be_skipped(tmp_path, digits_folder):
     cfg = {
         "problem": {"target": "label"},
         "data": {"path": str(root), "on_bad_files": "skip"},
-        "training": {"epochs": 1},
+        "training": {"epochs": 1, "report": False},
     }
     run = deepwise.train(cfg, runs_dir=tmp_path / "runs", verbose=False, force=True)
     findings = pd.read_json(run.path / "findings.json")

@@ -16,15 +16,17 @@ import pytest
 import deepwise
 from deepwise.training.checkpoint import load_checkpoint
 
-EPOCHS = 300
+#: Long enough that the signal (sent once epoch 10 is checkpointed) lands mid-training: 110 epochs left, over 3 s
+#: even on an idle fast machine, where the test reacts within 50 ms; the resumed part is what the test pays for.
+EPOCHS = 120
 
 
 def _start(tmp_path: Path, csv: Path, run_dir: Path) -> subprocess.Popen:
     config = tmp_path / "deepwise.yaml"
     config.write_text(
         f"problem: {{target: target}}\ndata: {{path: {csv}}}\n"
-        # a wide network at batch 8: 300 epochs take over 10 s, so the signal (sent at epoch 10) lands mid-training
-        # however fast the machine (Keras now runs 16 steps per call: 300 small epochs took 3 s)
+        # a wide network at batch 8: 300 epochs take over 10 s (30+ ms an epoch), so the signal (sent at epoch 10)
+        # lands mid-training however fast the machine (Keras now runs 16 steps per call: 300 small epochs took 3 s)
         "model: {hidden_units: [512, 512]}\n"
         f"training: {{epochs: {EPOCHS}, batch_size: 8, checkpoint_every_s: 0, early_stopping: {{enabled: false}}}}\n"
     )

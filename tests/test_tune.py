@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow  # real subprocesses, PostgreSQL and several train
 
 import optuna  # noqa: E402
 
-FAST = {"training": {"epochs": 5, "checkpoint_every_s": 0}, "model": {"type": "mlp"}}
+# no HTML report in the trials' runs: no test here reads one, and it costs about as much CPU as a trial's training
+FAST = {"training": {"epochs": 5, "checkpoint_every_s": 0, "report": False}, "model": {"type": "mlp"}}
 
 
 def _config(csv: Path, target: str, **sections) -> dict:
