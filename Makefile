@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # tests run on one worker (its trained runs are built once); a test class is a unit of its own (tests/test_benchmarks.py)
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 
-.PHONY: install demo test test-slow bench lock clean
+.PHONY: install demo test test-slow test-bench test-backends bench lock clean
 
 $(BIN)/deepwise: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,33 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -m "not slow" -n $(WORKERS) --dist loadscope
+	$(BIN)/pytest -q -m "not slow and not bench and not backend_smoke" -n $(WORKERS) --dist loadscope
 
 # pytest exits 5 when no test is marked slow: that is fine
 test-slow: install
 	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadscope || [ $$? -eq 5 ]
+
+# every script in bench/ in its quick mode, each in its own process as a user runs it (tests/test_benchmarks.py)
+test-bench: install
+	$(BIN)/pytest -q -m bench -n $(WORKERS) --dist loadscope
+
+# tests/test_backend_smoke.py (a table, a forecast and an image run) under TensorFlow and PyTorch, each in its own
+# environment (.venv-tensorflow, .venv-torch); JAX runs it in `make test`. PyTorch's CPU-only wheel (the registry's
+# default torch pulls ~3 GB of CUDA libraries) is installed when pip can find it (pip's find-links), else said.
+TORCH_CPU ?= torch==2.13.0+cpu
+test-backends: install
+	@echo "backend smoke suite under jax"; KERAS_BACKEND=jax $(BIN)/pytest -q -p no:cacheprovider tests/test_backend_smoke.py
+	@for b in tensorflow torch; do \
+	  pkg=$$( [ $$b = tensorflow ] && echo tensorflow-cpu || echo '$(TORCH_CPU)' ); \
+	  if [ ! -x .venv-$$b/bin/pytest ]; then \
+	    $(PYTHON) -m venv .venv-$$b && .venv-$$b/bin/pip install -q --upgrade pip && \
+	    if ! .venv-$$b/bin/pip install -q "$$pkg" pytest; then \
+	      echo "BACKEND NOT TESTED: $$b ($$pkg is not installable here)"; rm -rf .venv-$$b; continue; fi; \
+	    .venv-$$b/bin/pip install -q -e . || exit 1; \
+	  fi; \
+	  echo "backend smoke suite under $$b"; \
+	  KERAS_BACKEND=$$b .venv-$$b/bin/pytest -q -p no:cacheprovider tests/test_backend_smoke.py || exit 1; \
+	done
 
 # the pinned dependency set the tests passed with (requirements-lock.txt), from pyproject.toml and this .venv's versions
 lock: install
@@ -47,4 +69,4 @@ bench: install
 	$(BIN)/python bench/overhead.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-tensorflow .venv-torch runs .pytest_cache

@@ -44,6 +44,8 @@ RESULT_LINES = {
     "formula.py": r"10000x10\s+median\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+True",
     "text_tokenize.py": r"word\s+transform .* ratio \d+\.\d+x",
     "coverage.py": r"\| penguins \| 0\.90 \| [\d.]+ \| [\d.]+ \| \d+ \|",
+    "image_ood.py": r"far-away flagged: lowest \d+\.\d% .* false alarms on test: highest \d+\.\d%",
+    "mc_dropout.py": r"mc_dropout: nominal 0\.90, conformal mean coverage [\d.]+, MC dropout [\d.]+",
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
 }
 
@@ -100,14 +102,14 @@ def _run_quick_mode(script: str, tmp_path: Path) -> None:
 SCRIPTS = benchmark_scripts()
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 class TestQuickModesFirstHalf:
     @pytest.mark.parametrize("script", SCRIPTS[::2])
     def test_benchmark_runs_in_its_quick_mode(self, script: str, tmp_path: Path) -> None:
         _run_quick_mode(script, tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 class TestQuickModesSecondHalf:
     @pytest.mark.parametrize("script", SCRIPTS[1::2])
     def test_benchmark_runs_in_its_quick_mode(self, script: str, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 LOADER = """
 import os, sys
@@ -19,6 +20,7 @@ assert not any(name.startswith("deepwise") for name in sys.modules), "deepwise w
 """
 
 
+@pytest.mark.slow  # a fresh Python process (8 s): to the slow suite so that `make test` stays under 5 minutes
 def test_model_keras_loads_in_a_plain_process_with_keras_and_jax(penguins_run, tmp_path):
     rows = pd.read_csv(penguins_run.config.data.path).head(40)
     arrays = penguins_run.preprocessor.transform(rows)

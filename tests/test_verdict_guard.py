@@ -59,6 +59,7 @@ def test_forty_rows_is_not_enough_data(tmp_path, penguins_csv):
     assert run.metrics["verdict"]["code"] == "not_enough_data"
 
 
+@pytest.mark.slow  # 9 s: to the slow suite so that `make test` stays under 5 minutes with two more kinds
 def test_pure_noise_target_is_not_sold_as_learning(tmp_path):
     frame = datasets.load_breast_cancer(as_frame=True).frame.drop(columns=["target"])
     frame["coin"] = np.random.default_rng(0).integers(0, 2, len(frame))
