@@ -162,6 +162,7 @@ def test_image_report(digits_run):
     assert "`ood` true" in card and "Input rows need the columns" not in card
 
 
+@pytest.mark.slow  # a browser (10 s): the table report's chromium test stays in the fast suite
 @needs_chromium
 def test_image_report_renders_inchromium(digits_run, tmp_path):
     from PIL import Image as PILImage

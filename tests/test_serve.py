@@ -363,6 +363,7 @@ def test_image_schema_and_bad_images(image_client, digits_pngs):
     assert wrong_type.status_code == 415 and "multipart/form-data" in wrong_type.json()["detail"]
 
 
+@pytest.mark.slow  # schemathesis' fuzzing (8-10 s): to the slow suite, so that `make test` stays under 5 minutes
 def test_image_app_fuzzed_finds_no_server_errors(image_app):
     statuses = _fuzz(image_app, schema_valid_may_fail=True)
     assert {("POST /predict", 200), ("POST /predict", 422)} <= statuses  # 200: the spec's example image
@@ -445,6 +446,7 @@ def test_forecast_schema_and_bad_history(forecast_client, basel):
     assert not_dates.status_code == 422 and "not dates" in not_dates.json()["detail"]
 
 
+@pytest.mark.slow  # schemathesis' fuzzing (8-10 s): to the slow suite, so that `make test` stays under 5 minutes
 def test_forecast_app_fuzzed_finds_no_server_errors(forecast_app):
     statuses = _fuzz(forecast_app, schema_valid_may_fail=True)
     assert {("POST /predict", 200), ("POST /predict", 422)} <= statuses  # 200: the spec's example history
