@@ -45,6 +45,7 @@ RESULT_LINES = {
     "text_tokenize.py": r"word\s+transform .* ratio \d+\.\d+x",
     "coverage.py": r"\| penguins \| 0\.90 \| [\d.]+ \| [\d.]+ \| \d+ \|",
     "image_ood.py": r"far-away flagged: lowest \d+\.\d% .* false alarms on test: highest \d+\.\d%",
+    "backends.py": r"backends: measured jax",
     "mc_dropout.py": r"mc_dropout: nominal 0\.90, conformal mean coverage [\d.]+, MC dropout [\d.]+",
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
 }
