@@ -23,7 +23,7 @@ from deepwise.report import report, report_context
 
 WEATHER = str(Path(__file__).resolve().parents[1] / "examples" / "weather" / "weather_prediction_dataset.csv")
 FORECAST = {"forecast", "forecast-residuals"}
-IMAGES = {"image-grid", "confident-mistakes"}
+IMAGES = {"image-grid", "confident-mistakes", "inside-network"}
 
 
 def _train(config: dict, runs_dir):
@@ -154,6 +154,11 @@ def test_image_report(digits_run):
     else:
         assert "classified all" in mistakes
     assert "not measured for images" in page.section_text("feature-importance")
+    inside = page.section_text("inside-network")  # issue 25: how each layer may look, and where it looked
+    conv_layers = [layer for layer in digits_run.model.layers if type(layer).__name__.startswith(("Conv2D", "MaxP"))]
+    saliency_maps = 1 + (digits_run.metrics["test"]["accuracy"] < 1)  # most confident right, and wrong if any
+    assert _figures(html, "inside-network") == min(4, len(conv_layers)) + saliency_maps
+    assert "most confident right" in inside and "SmoothGrad" in inside and "deepwise explain" in inside
     guard = page.section_text("guard")
     assert "embeddings" in guard and "false-alarm rate" in guard and "category never seen" not in guard
     assert "An image classification run" in page.section_text("summary")
@@ -192,6 +197,7 @@ def test_image_report_when_the_data_is_gone(digits_run, tmp_path):
     assert IMAGES | {"confusion-matrix", "learning-curves", "guard"} <= set(page.sections)
     assert "not available" in page.section_text("image-grid")
     assert "not available" in page.section_text("confident-mistakes")
+    assert "not available" in page.section_text("inside-network")
 
 
 # ------------------------------------------------------------------------------------ plots on synthetic arrays

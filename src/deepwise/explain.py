@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from deepwise.backend import keras_module
 from deepwise.records import write_json
+from deepwise.render.network_views import feature_map_figure, feature_maps, saliency, saliency_figure, save_png
 from deepwise.run import Run, load_run
 
-#: units and weights shown per formula, feature maps per layer
-TOP_UNITS, TOP_WEIGHTS, MAX_MAPS = 4, 4, 16
-SMOOTHGRAD_SAMPLES, SMOOTHGRAD_NOISE = 16, 0.1
+#: units and weights shown per formula
+TOP_UNITS, TOP_WEIGHTS = 4, 4
 
 
 def _shape(layer: Any) -> str:
@@ -135,91 +134,13 @@ def unit_formulas(model: Any, feature_names: list[str]) -> list[dict[str, Any]]:
     return units
 
 
-def _grid_png(maps: np.ndarray, path: Path) -> Path:
-    """[H, W, C] feature maps (up to MAX_MAPS channels) as one PNG grid, each map scaled to its own range."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = min(maps.shape[-1], MAX_MAPS)
-    cols = min(n, 8)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(maps[..., i], cmap="viridis")
-            ax.set_title(f"{i + 1}", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def feature_maps(model: Any, image: np.ndarray, folder: Path) -> list[dict[str, Any]]:
+def _feature_map_pngs(model: Any, image: np.ndarray, folder: Path) -> list[dict[str, Any]]:
     """The outputs of each convolution and pooling layer for one image, one PNG grid per layer."""
-    keras = keras_module()
-    layers = [
-        layer for layer in model.layers if type(layer).__name__.startswith(("Conv2D", "MaxPooling2D", "AveragePool"))
-    ]
-    if not layers:
-        return []
-    probe = keras.Model(model.inputs, [layer.output for layer in layers])
-    outputs = probe.predict(image[None], verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
     found = []
-    for layer, out in zip(layers, outputs, strict=True):
-        path = _grid_png(np.asarray(out)[0], folder / f"feature_maps_{layer.name}.png")
-        found.append({"layer": layer.name, "shape": list(np.asarray(out).shape[1:]), "png": path.name})
+    for layer, maps in feature_maps(model, image):
+        path = save_png(feature_map_figure(layer, maps), folder / f"feature_maps_{layer}.png")
+        found.append({"layer": layer, "shape": list(maps.shape), "png": path.name})
     return found
-
-
-def saliency(model: Any, image: np.ndarray, target: int, seed: int = 0) -> np.ndarray | None:
-    """SmoothGrad: |d score(target) / d pixel|, averaged over noisy copies, max over channels; [H, W] in 0..1.
-    None when the backend is not JAX."""
-    keras = keras_module()
-    if keras.backend.backend() != "jax":
-        return None
-    import jax
-    import jax.numpy as jnp
-
-    trainable = [v.value for v in model.trainable_variables]
-    frozen = [v.value for v in model.non_trainable_variables]
-
-    def score(x):
-        out, _ = model.stateless_call(trainable, frozen, x, training=False)
-        out = jnp.reshape(out, (x.shape[0], -1))
-        column = target if out.shape[1] > 1 else 0
-        return jnp.sum(out[:, column]) if out.shape[1] > 1 or target == 1 else -jnp.sum(out[:, 0])
-
-    x = np.asarray(image, dtype=np.float32)
-    spread = SMOOTHGRAD_NOISE * (float(x.max() - x.min()) or 1.0)
-    noisy = x[None] + np.random.default_rng(seed).normal(0, spread, (SMOOTHGRAD_SAMPLES, *x.shape))
-    grads = np.asarray(jax.grad(score)(jnp.asarray(noisy, dtype=jnp.float32)))
-    found = np.abs(grads).mean(axis=0).max(axis=-1)
-    return found / (found.max() or 1.0)
-
-
-def _saliency_png(image: np.ndarray, heat: np.ndarray, title: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
-    shown = image[..., 0] if image.shape[-1] == 1 else image.astype(np.uint8)
-    axes[0].imshow(shown, cmap="gray" if image.shape[-1] == 1 else None)
-    axes[1].imshow(shown, cmap="gray" if image.shape[-1] == 1 else None)
-    axes[1].imshow(heat, cmap="inferno", alpha=0.6)
-    for ax, name in zip(axes, ("image", "saliency (SmoothGrad)"), strict=True):
-        ax.set_title(name, fontsize=8)
-        ax.axis("off")
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def image_views(run: Run, folder: Path) -> dict[str, Any]:
@@ -236,7 +157,9 @@ def image_views(run: Run, folder: Path) -> dict[str, Any]:
     predicted, confidence = proba.argmax(axis=1), proba.max(axis=1)
     classes = [str(c) for c in run.preprocessor.classes_]
     right, wrong = np.flatnonzero(predicted == truth), np.flatnonzero(predicted != truth)
-    views: dict[str, Any] = {"feature_maps": feature_maps(run.model, pixels[right[0] if len(right) else 0], folder)}
+    views: dict[str, Any] = {
+        "feature_maps": _feature_map_pngs(run.model, pixels[right[0] if len(right) else 0], folder)
+    }
     for name, pool in (("most_confident_right", right), ("most_confident_wrong", wrong)):
         if not len(pool):
             continue
@@ -246,7 +169,7 @@ def image_views(run: Run, folder: Path) -> dict[str, Any]:
             views["saliency_note"] = "saliency maps need the JAX backend"
             break
         title = f"test image {i}: predicted {classes[predicted[i]]} ({confidence[i]:.0%}), truth {classes[truth[i]]}"
-        path = _saliency_png(pixels[i], heat, title, folder / f"saliency_{name}.png")
+        path = save_png(saliency_figure(pixels[i], heat, title), folder / f"saliency_{name}.png")
         views[name] = {"test_index": i, "title": title, "png": path.name}
     return views
 

@@ -19,6 +19,7 @@ from deepwise.render import plots
 from deepwise.render.blocks import Figure, Paragraph, Section, Table, fmt, unavailable
 from deepwise.render.card import aligned
 from deepwise.render.context import ReportContext
+from deepwise.render.network_views import feature_map_figure, feature_maps, saliency, saliency_figure
 from deepwise.render.outputs import output_sections
 
 
@@ -166,6 +167,65 @@ def confident_mistakes_section(ctx: ReportContext, it: ImageTest, n_images: int 
     )
 
 
+def inside_network_section(ctx: ReportContext, it: ImageTest, max_layers: int = 4) -> Section:
+    """How each layer may look: the feature maps of one correctly classified test image, layer by layer, and where
+    the network looked (SmoothGrad saliency) for its most confident right and most confident wrong prediction."""
+    title = "Inside the network: feature maps and saliency"
+    prepared = ctx.prepared
+    model = prepared[0].model if not isinstance(prepared, str) else None
+    if model is None or not len(it.y_true):
+        return unavailable("inside-network", title, "The model or the test images could not be loaded.")
+    pred, confidence = it.predicted, it.proba.max(axis=1)
+    right, wrong = np.flatnonzero(pred == it.y_true), np.flatnonzero(pred != it.y_true)
+    blocks: list[Any] = []
+    first = int(right[np.argmax(confidence[right])]) if len(right) else 0
+    maps = feature_maps(model, it.pixels(np.array([first]))[0], max_layers=max_layers)
+    if maps:
+        name = it.names(np.array([first]))[0]
+        blocks.append(
+            Paragraph(
+                f"Test image {name} (true class {it.classes[it.y_true[first]]}) as it passes through the network: "
+                "the first convolutions respond to edges and blobs of the image itself; deeper layers see a "
+                "coarser grid and respond to combinations of those, which is what the final layers classify. Each "
+                "small map is one filter's output, scaled to its own range (bright: a strong response)."
+            )
+        )
+        blocks += [
+            Figure(plots.to_data_uri(feature_map_figure(layer, m)), alt=f"Feature maps of layer {layer}")
+            for layer, m in maps
+        ]
+    for label, pool in (("most confident right", right), ("most confident wrong", wrong)):
+        if not len(pool):
+            continue
+        i = int(pool[np.argmax(confidence[pool])])
+        pixels = it.pixels(np.array([i]))[0]
+        heat = saliency(model, pixels, int(pred[i]), seed=int(ctx.config.get("seed") or 0))
+        if heat is None:
+            blocks.append(Paragraph("Saliency maps need the JAX backend (deepwise's default).", css="note"))
+            break
+        caption = (
+            f"The {label} test prediction: {it.names(np.array([i]))[0]}, predicted {it.classes[pred[i]]} "
+            f"({confidence[i]:.0%}), truth {it.classes[it.y_true[i]]}."
+        )
+        blocks.append(
+            Figure(plots.to_data_uri(saliency_figure(pixels, heat, caption)), alt=f"Saliency of the {label}",
+                   caption=caption)  # fmt: skip
+        )
+    if len(blocks) > 1 or maps:
+        blocks.append(
+            Paragraph(
+                "Saliency (SmoothGrad) shows which pixels change the predicted class's score most, averaged over "
+                "noisy copies of the image. Bright areas on the object are reassuring; bright areas on the "
+                "background, a border or a watermark suggest a shortcut. It shows sensitivity, not reasons: "
+                "`deepwise explain RUN` writes the same views, for every convolution layer, as PNG files.",
+                css="note",
+            )
+        )
+    return Section("inside-network", title, blocks) if blocks else unavailable(
+        "inside-network", title, "The network has no convolution layers to show."
+    )
+
+
 def image_sections(ctx: ReportContext) -> list[Section]:
     """Test images with their predictions and the most confident mistakes, then the classification plots."""
     it = image_test(ctx)
@@ -173,9 +233,10 @@ def image_sections(ctx: ReportContext) -> list[Section]:
         own = [
             unavailable("image-grid", "Test images and their predictions", it),
             unavailable("confident-mistakes", "Most confident mistakes", it),
+            unavailable("inside-network", "Inside the network: feature maps and saliency", it),
         ]
     else:
-        own = [image_grid_section(ctx, it), confident_mistakes_section(ctx, it)]
+        own = [image_grid_section(ctx, it), confident_mistakes_section(ctx, it), inside_network_section(ctx, it)]
     return own + output_sections(ctx)
 
 
