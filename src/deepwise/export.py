@@ -155,14 +155,15 @@ def _write_saved_model(run: Any, folder: Path) -> dict[str, Any]:
 
 SCRIPT_README = """# deepwise export (script)
 
-`train.py` is the run `{run}` written as a plain Python script: Keras, NumPy, pandas and scikit-learn only, no
-deepwise. It reads `{data}`, makes the same train / validation / test split, fits the same preprocessing on the
-training rows, builds and trains the same network, and prints its test score next to the run's:
+`train.py` is the run `{run}` written as a plain Python script: Keras, NumPy, pandas, scikit-learn (and Pillow
+for images) only, no deepwise. It reads `{data}`, makes the same train / validation / test split, fits the same
+preprocessing on the training examples, builds and trains the same network, and prints its test score next to the
+run's:
 
     python train.py
 
 Read it top to bottom: each step says what it does and links to the Keras documentation of the layer, loss,
-optimizer or callback it uses. Change it freely: it is yours. (Edit `DATA` at the top if the table has moved.)
+optimizer or callback it uses. Change it freely: it is yours. (Edit `DATA` at the top if the data has moved.)
 """
 
 README = """# deepwise export ({fmt})
@@ -185,10 +186,7 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     """
     check_format(fmt)
     run = load_run(run_path)
-    if fmt == "script":
-        from deepwise.export_script import check_scriptable
-
-        check_scriptable(run)  # before any folder is made
+    script = run.kind.keras_script(run) if fmt == "script" else None  # raises before any folder is made
     folder = Path(output) if output is not None else run.path / "export" / fmt
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         if not force:
@@ -203,8 +201,8 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        if fmt == "script":
-            _write_script(run, tmp)
+        if script is not None:
+            _write_script(run, script, tmp)
         else:
             _write_model(run, fmt, tmp)
         if folder.exists():
@@ -216,11 +214,10 @@ def export(run_path: str | Path, fmt: str = "keras", output: str | Path | None =
     return folder
 
 
-def _write_script(run: Run, folder: Path) -> None:
-    """train.py (the run as plain Keras: :mod:`deepwise.export_script`), its README and export.json."""
-    from deepwise.export_script import table_script
-
-    atomic_write_text(folder / "train.py", table_script(run))
+def _write_script(run: Run, script: str, folder: Path) -> None:
+    """train.py (the run as plain Keras, written by the run's kind: ``DataKind.keras_script``), its README and
+    export.json."""
+    atomic_write_text(folder / "train.py", script)
     meta = {
         "format": "script",
         "model_file": "train.py",

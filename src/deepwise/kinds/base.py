@@ -324,6 +324,16 @@ class SavedRun(Protocol):
     def output(self) -> str: ...
 
 
+@dataclass
+class Generated:
+    """What :meth:`Predictor.generate` made: the new examples (a table, or images as an array), and the files
+    written (with the images' grid, when there is one)."""
+
+    data: Any
+    files: list[Path] = field(default_factory=list)
+    grid: Path | None = None
+
+
 class Predictor(ABC):
     """Predictions of a saved run on new data of its kind (created once per run, so its caches last)."""
 
@@ -337,6 +347,16 @@ class Predictor(ABC):
     @abstractmethod
     def evaluate(self, data: Any) -> dict[str, Any]:
         """Every metric on new labelled data."""
+
+    def generate(self, n: int, output: str | Path | None = None, *, seed: int = 0, method: str = "vae") -> Generated:
+        """``n`` new examples from a generative run (``deepwise generate``); other runs predict and cannot."""
+        from deepwise.errors import ConfigError
+
+        raise ConfigError(
+            f"This run predicts from {self.run.metrics.kind_name} data; it does not generate new data.",
+            expected="a generative run: trained with problem.task: generate (CLI: deepwise train DATA --task generate)",
+            fix="train a generative run on the data first, then `deepwise generate RUN -n N`.",
+        )
 
     def predict_to_csv(self, data: Any, output: Path, *, chunked: bool | None, guard: bool) -> GuardReport:
         """Predictions written to a CSV file (appears complete or not at all); the guard's findings."""
@@ -478,6 +498,12 @@ class DataKind(ABC):
     def export_input_text(self, inputs: str) -> str:
         """The exported README's line on what the network takes."""
         return ROWS_INPUT.format(inputs=inputs)
+
+    def keras_script(self, run: SavedRun) -> str:
+        """``export --format script``: a standalone plain-Keras script that retrains the run (its source)."""
+        from deepwise.kinds.script import unsupported
+
+        raise unsupported(run, f"a run on {self.title} ({run.metrics.get('task', '?')})")
 
 
 ROWS_INPUT = """It takes *preprocessed* arrays: {inputs}.

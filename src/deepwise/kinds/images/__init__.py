@@ -87,6 +87,11 @@ class ImagesKind(DataKind):
 
         add_image_routes(app, run, Path(run.path).resolve().name, responses, limits)
 
+    def keras_script(self, run: SavedRun) -> str:
+        from deepwise.kinds.images.script import image_script
+
+        return image_script(run)
+
     def sample_inputs(self, run: SavedRun, n: int, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
         prep = run.preprocessor
         pixels = np.random.default_rng(seed).integers(0, 256, (n, *prep.image_size, prep.channels))

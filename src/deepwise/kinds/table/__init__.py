@@ -48,6 +48,11 @@ class TableKind(DataKind):
 
         add_table_routes(app, run, run.path.resolve().name, responses, limits)
 
+    def keras_script(self, run: SavedRun) -> str:
+        from deepwise.kinds.table.script import table_script
+
+        return table_script(run)
+
     def sample_inputs(self, run: SavedRun, n: int, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
         arrays = run.preprocessor.transform(sample_rows(run.preprocessor, n, seed))
         return model_input(arrays), arrays

@@ -1,4 +1,4 @@
-"""``deepwise export RUN --format script``: the run as a plain Python script that a learner can read and run.
+"""``deepwise export RUN --format script`` for a table run: the run as a plain Python script to read and run.
 
 The script uses only Keras, NumPy, pandas and scikit-learn. It rebuilds the run step by step: reading the table, the
 same train / validation / test rows (the same two seeded ``train_test_split`` calls deepwise makes), the
@@ -6,7 +6,7 @@ preprocessing (median imputation with "was missing" indicators, standardization,
 training rows, the same network, optimizer, loss and early stopping, and the test score, printed next to the run's.
 Comments point to the Keras documentation of each piece. It is how a learner moves from deepwise to writing Keras.
 
-Available for table runs (binary, multiclass, regression); other kinds raise an error that says so.
+Available for table runs (binary, multiclass, regression) split at random; others raise an error that says so.
 
 Example:
     >>> source = table_script(load_run("runs/penguins-20260101-120000"))
@@ -17,31 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepwise.errors import DeepwiseError
-
-KERAS_DOCS = "https://keras.io/api"
-
-
-def check_scriptable(run: Any) -> None:
-    """Raise a clear error for a run the script cannot rebuild (not a table, or not a random split)."""
-    if run.kind.name != "table" or run.task not in ("binary", "multiclass", "regression"):
-        raise DeepwiseError(
-            f"--format script is available for table runs; this run is a {run.kind.title} run ({run.task}).",
-            expected="a run trained on a table (binary, multiclass or regression)",
-            fix="export it with --format keras (the model and its preprocessing.json), or train on a table.",
-        )
-    if run.config.data.split.chronological or run.config.data.split.column:
-        raise DeepwiseError(
-            "--format script rebuilds deepwise's random split; this run was split "
-            + ("in time order." if run.config.data.split.chronological else "by a column (data.split.column)."),
-            expected="a table run split at random (the default for rows without dates)",
-            fix="export it with --format keras, or train with data.split.chronological: false.",
-        )
+from deepwise.kinds.script import check_random_split, unsupported
 
 
 def table_script(run: Any) -> str:
     """The Python source of a standalone script that retrains the run's network on the run's data."""
-    check_scriptable(run)
+    if run.task not in ("binary", "multiclass", "regression"):
+        raise unsupported(run, f"a {run.task} table run")
+    check_random_split(run)
     cfg, prep, metrics = run.config, run.preprocessor, run.metrics
     task = run.task
     numeric = list(prep.numeric)
