@@ -110,11 +110,9 @@ def _check_config(config: Config) -> None:
             fix="set model.type: unet (or auto); its size is set in the segmentation section.",
         )
     if config.model.from_run:
-        raise ConfigError(
-            "model.from_run is not available for segmentation yet.",
-            expected="model.from_run: null",
-            fix="train the U-Net from scratch (it is sized to the images).",
-        )
+        from deepwise.kinds.segmentation.transfer import check_transfer_config
+
+        check_transfer_config(config.model)
     if config.training.distribution != "none":
         raise ConfigError(
             "training.distribution: data_parallel is not available for segmentation yet.",
@@ -151,6 +149,10 @@ def formulate_segmentation(config: Config, data: SegmentationData | None = None)
     config = config.model_copy(deep=True)
     _check_config(config)
     data = data if data is not None else read_config_folder(config)
+    if config.model.from_run:
+        from deepwise.kinds.segmentation.transfer import earlier_segmentation_run
+
+        earlier_segmentation_run(config.model.from_run, data.channels)  # the right kind, as many channels
     config.problem.task = "segmentation"
     config.model.type = "unet"
     if config.training.early_stopping.patience is None:
@@ -201,7 +203,12 @@ def prepare_segmentation(config: Config) -> SegmentationPrepared:
             fix="use larger images, or fewer, larger tiles (segmentation.cell_size).",
         )
     plan = plan_unet(units.patch_limit, units.train_pixels)
-    if s.depth is not None or s.base_filters is not None:
+    if cfg.model.from_run:
+        from deepwise.kinds.segmentation.transfer import earlier_segmentation_run, transferred_plan
+
+        earlier = earlier_segmentation_run(cfg.model.from_run, data.channels)
+        plan = transferred_plan(earlier, plan, s.depth, s.base_filters)
+    elif s.depth is not None or s.base_filters is not None:
         depth = s.depth or plan.depth
         if plan.patch % (2**depth):
             raise ConfigError(
@@ -281,7 +288,7 @@ class SegmentationPrepared(Prepared):
         from deepwise.kinds.segmentation.unet import build_unet
 
         p = self.prep
-        return build_unet(
+        model = build_unet(
             p.channels,
             self.n_classes,
             p.depth,
@@ -291,13 +298,30 @@ class SegmentationPrepared(Prepared):
             dropout=float(self.config.model.dropout or 0.0),
             seed=self.config.seed,
         )
+        if self.config.model.from_run:
+            from deepwise.kinds.segmentation.transfer import copy_encoder, freeze_encoder
+            from deepwise.records import RunFiles
+
+            copy_encoder(model, RunFiles(self.config.model.from_run).open_model())
+            if self.config.model.freeze_base:
+                freeze_encoder(model)
+        return model
 
     def describe_network(self, model) -> str:
-        plan = self.prep.plan
-        return (
+        plan, m = self.prep.plan, self.config.model
+        text = (
             f"U-Net, depth {plan['depth']}, {plan['base_filters']} filters in the first level, trained on "
             f"{plan['patch']}x{plan['patch']} patches (flips and rotations), {self.config.segmentation.steps_per_epoch}"
             f" batches of {self.config.training.batch_size} an epoch"
+        )
+        if not m.from_run:
+            return text
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        how = "fixed (only the decoder learns)" if m.freeze_base else "trained on with the decoder from its weights"
+        return (
+            f"{text}. Transfer learning from the earlier run '{m.from_run}': its encoder (the contracting path and "
+            f"the bottleneck) starts from its learned weights and is {how}; the decoder and output layer start "
+            f"fresh. Parameters: {model.count_params():,} in total, {trainable:,} trainable"
         )
 
     # --------------------------------------------------------------------------------------------- feeding Keras
