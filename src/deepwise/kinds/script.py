@@ -16,7 +16,10 @@ from typing import Any
 
 from deepwise.errors import DeepwiseError
 
-SCRIPTABLE = "a table run (binary, multiclass or regression) or an image classification run with a CNN from scratch"
+SCRIPTABLE = (
+    "a table run (binary, multiclass or regression), a forecasting run, or an image classification run with a CNN "
+    "from scratch"
+)
 
 
 def unsupported(run: Any, what: str) -> DeepwiseError:

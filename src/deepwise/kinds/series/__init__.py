@@ -76,6 +76,11 @@ class SeriesKind(DataKind):
 
         add_forecast_routes(app, run, run.path.resolve().name, responses, limits)
 
+    def keras_script(self, run: SavedRun) -> str:
+        from deepwise.kinds.series.script import series_script
+
+        return series_script(run)
+
     def sample_inputs(self, run: SavedRun, n: int, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
         """Windows of standardized features (the network's input: preprocessed rows, ``window`` steps each)."""
         prep = run.preprocessor
