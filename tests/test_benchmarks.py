@@ -48,6 +48,7 @@ RESULT_LINES = {
     "backends.py": r"backends: measured jax",
     "mc_dropout.py": r"mc_dropout: nominal 0\.90, conformal mean coverage [\d.]+, MC dropout [\d.]+",
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
+    "segmentation_tiling.py": r"GB after deepwise predict \(under 2 GB\); deepwise mask [\d.]+ MP/s",
 }
 
 #: Seconds one quick mode may take before the test fails (5-60 s each on 2 idle cores; slack for a busy machine).
