@@ -276,9 +276,12 @@ BASELINES = {
     "translation": {"copy_source", "retrieval"},
     "segmentation": {"all_background", "otsu", "filter_logistic"},
     "image_to_image": {"identity", "gaussian", "median", "non_local_means"},
+    "generative_table": {"independent_marginals", "gaussian_copula"},
+    "generative_images": {"independent_pixels", "pca_gaussian", "pca_mixture"},
 }
 
-CASES = ["table", "series", "images", "text", "translation", "segmentation", "image_to_image", "matrix"]
+CASES = ["table", "series", "images", "text", "translation", "segmentation", "image_to_image", "generative_table",
+         "generative_images", "matrix"]
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +309,11 @@ def case_data(tmp_path_factory, matrix_npz):
         "image_to_image": {"problem": {"target": "label"},
                            "data": {"path": str(_noisy_digits_folder(root / "noisy_digits"))},
                            "training": {**fast, "batch_size": 13}, "enhancement": {"depth": 1, "base_filters": 8}},
+        # problem.task: generate: a table VAE on the penguins, an image VAE on the 8x8 digits (100 samples judged)
+        "generative_table": {"problem": {"target": "species", "task": "generate"},
+                             "data": {"path": str(ROOT / "examples/penguins/penguins.csv")}, "training": fast},
+        "generative_images": {"problem": {"target": "label", "task": "generate"},
+                              "data": {"path": str(root / "digits")}, "training": fast, "generation": {"samples": 100}},
         "matrix": {"problem": {"target": "y"}, "data": {"path": str(matrix_npz)}, "training": fast},
     }  # fmt: skip
 
@@ -323,7 +331,7 @@ def _scalars(scores: dict) -> dict:
 def _new_input(name: str, run, case_data):
     """Data to predict on, of each kind, as a user would pass it."""
     path = case_data[name]["data"]["path"]
-    if name == "images":
+    if name in ("images", "generative_images"):
         return sorted(Path(path).rglob("*.png"))[:5]
     if name == "segmentation":
         return sorted((Path(path) / "images").glob("*.png"))[:3]

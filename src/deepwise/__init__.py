@@ -13,7 +13,7 @@ from deepwise.errors import DeepwiseError  # noqa: E402
 from deepwise.formulate import formulate  # noqa: E402
 from deepwise.inspection import Finding, Findings, inspect  # noqa: E402
 from deepwise.report import report as write_report  # noqa: E402
-from deepwise.run import Run, load_run, predict  # noqa: E402
+from deepwise.run import Run, generate, load_run, predict  # noqa: E402
 from deepwise.train import resume, train  # noqa: E402
 from deepwise.tune import StudyResult, tune  # noqa: E402
 from deepwise.version import __version__  # noqa: E402
@@ -28,6 +28,7 @@ __all__ = [
     "__version__",
     "doctor",
     "formulate",
+    "generate",
     "inspect",
     "load_config",
     "load_run",

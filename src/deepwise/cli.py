@@ -276,6 +276,43 @@ def evaluate(
 
 @app.command()
 @handled
+def generate(
+    run: Annotated[Path, typer.Argument(help="A generative run (trained with --task generate).")],
+    n: Annotated[int, typer.Option("-n", "--count", help="How many examples to generate.")] = 64,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Images: a folder (PNGs + grid.png); tables: a CSV file. Default: a "
+                     "table is printed, images need -o."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (the same seed gives the same examples).")] = 0,
+    method: Annotated[
+        str, typer.Option("--method", help="vae (the network), or for tables a baseline: gaussian_copula, "
+                          "independent_marginals.")
+    ] = "vae",
+    unsafe: Unsafe = False,
+) -> None:
+    """New data from a generative run, every file or row marked as generated (a statistical imagination)."""
+    import deepwise
+
+    with _loading(unsafe):
+        loaded = deepwise.load_run(run)
+        if output is None and loaded.kind.data_noun == "images":
+            raise DeepwiseError(
+                "Generated images are written as files, so they need a folder.",
+                expected=f"deepwise generate {run} -n {n} -o FOLDER",
+                fix="add -o samples/ (any folder name).",
+            )
+        made = deepwise.generate(loaded, n, output, seed=seed, method=method)
+    if output is None:
+        sys.stdout.write(made.data.to_csv(index=False))
+        return
+    where = made.grid if made.grid is not None else output
+    console.print(f"Wrote {len(made.data):,} generated {loaded.kind.data_noun} to [bold]{where}[/] "
+                  f"({len(made.files):,} file(s), each marked as generated).", highlight=False)  # fmt: skip
+
+
+@app.command()
+@handled
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     compare: Annotated[

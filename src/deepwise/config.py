@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deepwise.errors import ConfigError
 
-Task = Literal["auto", "binary", "multiclass", "regression", "forecasting", "translation", "segmentation"]
+Task = Literal[
+    "auto", "binary", "multiclass", "regression", "forecasting", "translation", "segmentation", "generate"
+]
 Output = Literal["auto", "binary", "multiclass", "regression"]
 MAX_IMAGE_SIDE = 4096
 MAX_CONFIG_VALUES = 100_000  # a YAML alias bomb ("billion laughs") expands far beyond this
@@ -40,7 +42,9 @@ class ProblemConfig(_Section):
     task: Task = Field(
         "auto",
         description="binary | multiclass | regression | forecasting (rows are a time series) | translation (a text "
-        "column into another) | segmentation (a class per pixel: a folder of images/ and masks/), or auto: inferred",
+        "column into another) | segmentation (a class per pixel: a folder of images/ and masks/) | generate (new data "
+        "like the data: images from a folder of images, rows from a table; problem.target is the column or label "
+        "the quality checks classify), or auto: inferred",
     )
     output: Output = Field(
         "auto", description="forecasting only: what is forecast (regression | binary | multiclass | auto)"
@@ -164,13 +168,14 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    type: Literal["auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained", "pooling", "transformer", "unet"] = (
-        Field(
-            "auto",
-            description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
-            "text: pooling (embeddings averaged) | conv1d | transformer | pretrained (a sentence encoder); unet "
-            "(segmentation); auto = mlp, cnn for images, pooling for text, unet for segmentation",
-        )
+    type: Literal[
+        "auto", "mlp", "conv1d", "lstm", "gru", "cnn", "pretrained", "pooling", "transformer", "unet", "vae"
+    ] = Field(
+        "auto",
+        description="mlp (dense layers) | conv1d | lstm | gru (forecasting windows) | cnn | pretrained (images); "
+        "text: pooling (embeddings averaged) | conv1d | transformer | pretrained (a sentence encoder); unet "
+        "(segmentation); vae (problem.task: generate); auto = mlp, cnn for images, pooling for text, unet for "
+        "segmentation, vae to generate",
     )
     conv_filters: list[int] | None = Field(
         None,
@@ -377,6 +382,31 @@ class EnhancementConfig(_Section):
     )
 
 
+class GenerationConfig(_Section):
+    latent_dim: int = Field(8, ge=1, le=512, description="generate: size of the VAE's latent code")
+    beta: float = Field(1.0, gt=0, description="generate: weight of the KL term (1: the standard VAE)")
+    hidden_units: list[int] = Field(
+        [64, 64], min_length=1, description="generate (tables): the encoder's dense layers (the decoder mirrors them)"
+    )
+    samples: int = Field(
+        1000, ge=10, le=100_000, description="generate (images): samples drawn to measure quality after training"
+    )
+    temperature: float | None = Field(
+        None,
+        gt=0,
+        le=2,
+        description="generate: spread of the latent codes sampled (1 = the prior); null = 1 for tables, the images' "
+        "default for images (see README)",
+    )
+    near_copy_quantile: float = Field(
+        0.001,
+        gt=0,
+        lt=0.5,
+        description="generate (images): a sample closer to a training image than this quantile of real held-out "
+        "images' distances to their nearest training image counts as a near-copy",
+    )
+
+
 class UncertaintyConfig(_Section):
     coverage: float | None = Field(
         0.9,
@@ -407,6 +437,10 @@ class Config(_Section):
     enhancement: EnhancementConfig = Field(
         default_factory=EnhancementConfig,
         description="image-to-image: denoising, sharpening, colourising, restoration (inputs/ and targets/ folders)",
+    )
+    generation: GenerationConfig = Field(
+        default_factory=GenerationConfig,
+        description="generating new data (problem.task: generate): a VAE against simple generators",
     )
     uncertainty: UncertaintyConfig = Field(
         default_factory=UncertaintyConfig, description="how sure each prediction is (conformal intervals and sets)"

@@ -24,6 +24,7 @@ from deepwise.errors import ConfigError, DataError
 from deepwise.evaluation import headline
 from deepwise.guard import GuardReport, OODGuard
 from deepwise.kinds import DataKind, Predictor, Prepared, kind_named
+from deepwise.kinds.base import Generated
 from deepwise.records import (
     GUARD,
     Manifest,
@@ -34,7 +35,7 @@ from deepwise.records import (
     unsafe_models,
 )
 
-__all__ = ["Run", "load_run", "predict", "unsafe_models"]
+__all__ = ["Run", "generate", "load_run", "predict", "unsafe_models"]
 
 
 class Run:
@@ -103,6 +104,7 @@ class Run:
     @cached_property
     def model(self):
         """The Keras model, loaded in safe mode (no arbitrary code from the file) unless ``unsafe``."""
+        self.kind.custom_objects()  # the kind's own Keras classes (a VAE's, a text network's) registered first
         return self.files.open_model(self.unsafe)
 
     @cached_property
@@ -156,6 +158,19 @@ class Run:
             return self.predictor.predict_to_csv(data, Path(output), chunked=chunked, guard=guard, overlays=True)
         return self.predictor.predict_to_csv(data, Path(output), chunked=chunked, guard=guard)
 
+    def generate(
+        self, n: int, output: str | Path | None = None, *, seed: int = 0, method: str = "vae"
+    ) -> Generated:
+        """``n`` new examples from a generative run (``problem.task: generate``), marked as generated: a table's
+        rows with a ``deepwise_generated`` column (written as CSV to ``output``), or images (PNG files with a
+        ``deepwise:generated`` metadata record and ``grid.png`` in the folder ``output``). Other runs refuse.
+
+        Example:
+            >>> deepwise.load_run("runs/penguins-...").generate(1000, "synthetic.csv").data.shape
+            (1000, 9)
+        """
+        return self.predictor.generate(n, output, seed=seed, method=method)
+
     def evaluate(self, data: pd.DataFrame | str | Path | None = None) -> dict[str, Any]:
         """Metrics on labelled data, or (no data) on this run's held-out test split, re-measured."""
         if data is None:
@@ -194,6 +209,13 @@ def load_run(path: str | Path, *, unsafe: bool | None = None) -> Run:
         >>> run = deepwise.load_run("runs/penguins-20260101-120000")
     """
     return Run(path, unsafe=unsafe)
+
+
+def generate(
+    run: str | Path | Run, n: int, output: str | Path | None = None, *, seed: int = 0, method: str = "vae"
+) -> Generated:
+    """Shortcut for ``load_run(run).generate(n, output, seed=seed, method=method)`` (``deepwise generate``)."""
+    return (run if isinstance(run, Run) else Run(run)).generate(n, output, seed=seed, method=method)
 
 
 def predict(run: str | Path | Run, data: Any, *, guard: bool = True) -> pd.DataFrame:

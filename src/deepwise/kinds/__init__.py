@@ -13,7 +13,7 @@ from __future__ import annotations
 from deepwise.config import Config
 from deepwise.errors import RunError
 from deepwise.kinds.base import DataKind, Predictor, Prepared, Problem, SavedRun
-from deepwise.kinds.generation import ImageToImageKind
+from deepwise.kinds.generation import GenerativeImagesKind, GenerativeTableKind, ImageToImageKind
 from deepwise.kinds.images import ImagesKind
 from deepwise.kinds.segmentation import SegmentationKind
 from deepwise.kinds.series import SeriesKind
@@ -34,10 +34,12 @@ def register(kind: DataKind) -> DataKind:
 
 
 _TABLE = TableKind()
-# translation first (it is asked for by name); text before images: a folder of class sub-folders of .txt files is
-# text; segmentation before images: a folder with images/ and masks/ is segmentation; image-to-image before
-# images: a folder with inputs/ and targets/ is image pairs; any other folder is images
-for _kind in (TranslationKind(), TextKind(), SegmentationKind(), ImageToImageKind(), ImagesKind(), SeriesKind()):
+# the generative kinds and translation first (they are asked for by name: problem.task generate, translation); text
+# before images: a folder of class sub-folders of .txt files is text; segmentation before images: a folder with
+# images/ and masks/ is segmentation; image-to-image before images: a folder with inputs/ and targets/ is image
+# pairs; any other folder is images
+_FIRST = (GenerativeImagesKind(), GenerativeTableKind(), TranslationKind(), TextKind())
+for _kind in (*_FIRST, SegmentationKind(), ImageToImageKind(), ImagesKind(), SeriesKind()):
     register(_kind)
 
 

@@ -446,6 +446,11 @@ class DataKind(ABC):
         return {"task": prepared.task.name}
 
     # ------------------------------------------------------------------------------------------------- step 8
+    def custom_objects(self) -> dict[str, Any]:
+        """The Keras classes a saved network of this kind needs, registered with Keras when this is called (the run
+        calls it before loading its model); none for networks of Keras' own layers."""
+        return {}
+
     @abstractmethod
     def load_preprocessor(self, state: dict[str, Any]) -> Any:
         """The fitted preprocessing from its JSON state (preprocessing.json)."""
