@@ -53,3 +53,13 @@ def test_explain_a_table_run_and_an_image_run(tmp_path, penguins_csv, cli):
     assert [v["layer"] for v in views["feature_maps"]][:1] == ["conv1"]
     for key in ("most_confident_right", "most_confident_wrong"):
         assert (tmp_path / "views" / views[key]["png"]).stat().st_size > 1000
+    # a transferred network: the convolutions live inside the reused base, and are still shown
+    transferred = deepwise.train({"problem": {"target": "label"}, "data": {"path": str(folder)},
+                                  "model": {"from_run": str(images.path)}, "training": {"epochs": 2, "report": False}},
+                                 runs_dir=tmp_path, verbose=False)  # fmt: skip
+    nested = explain(transferred.path, tmp_path / "nested")["images"]["feature_maps"]
+    assert [v["layer"] for v in nested][:1] == ["conv1"]
+    # in Jupyter a run shows its verdict, the network next to the baselines, and its learning curves
+    shown = table._repr_html_()
+    assert f"Verdict: {table.metrics['verdict']['code']}" in shown and "<td>the network</td>" in shown
+    assert "<td>linear</td>" in shown and '<img src="data:image/png;base64,' in shown

@@ -19,6 +19,14 @@ LIMIT_S = 180  # the issue's budget per notebook on 2 cores
 #: what each notebook must print: the lesson's numbers and deepwise's side by side
 EXPECTED = {
     "penguins.py": [r"lesson's network, as reported:\s+41/69 = 59%", r"deepwise:\s+\d+/69 = \d+%", r"verdict: \w+"],
+    "images.py": [
+        r"Dollar Street images cannot be downloaded here",
+        r"dense network on pixels \(the lesson's first\)\s+0\.\d+",
+        r"CNN from scratch \(deepwise\)\s+0\.\d+",
+        r"CNN transferred from digits 0-4 \(deepwise\)\s+0\.\d+",
+        r"feature maps: conv1, ",
+        r"verdict: \w+",
+    ],
     "weather.py": [
         r"'tomorrow = today' on the lesson's test days: RMSE 3\.877 h \(lesson: 3\.877\)",
         r"deepwise network on the lesson's test days: RMSE \d+\.\d+ h",

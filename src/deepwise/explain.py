@@ -86,6 +86,8 @@ def describe_layer(layer: Any) -> str:
         return f"reads the sequence step by step, carrying a state of {config['units']} numbers"
     if kind in ("Activation", "ReLU"):
         return f"applies {activation or 'relu'} to each value (no weights)"
+    if kind == "Identity":
+        return "passes its input on unchanged (names the vector the head reads)"
     if kind == "InputLayer":
         return "the input"
     if kind == "Concatenate":

@@ -54,14 +54,49 @@ class Run:
         return f"Run('{self.path}')"
 
     def _repr_html_(self) -> str:
-        test = self.metrics.get("test", {})
-        rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in test.items() if isinstance(v, float)
+        """How a run shows in Jupyter: the verdict, the network next to its baselines on the test split, the other
+        test metrics and the learning curves (the full report: ``deepwise report RUN``)."""
+        esc = html.escape
+        metrics = self.metrics
+        test = metrics.get("test", {})
+        main = metrics.get("main_metric")
+        verdict = metrics.get("verdict") or {}
+        parts = [
+            f"<b>deepwise run</b> <code>{esc(str(self.path))}</code> · {esc(self.kind.title)} · task "
+            f"{esc(self.task)}"
+        ]
+        if verdict:
+            parts.append(f"<p><b>Verdict: {esc(str(verdict.get('code')))}</b> — {esc(str(verdict.get('message')))}</p>")
+        baselines = metrics.get("baselines") or {}
+        scored = [(name, b.get(main)) for name, b in baselines.items() if isinstance(b, dict)]
+        if main and isinstance(test.get(main), float) and scored:
+            rows = "".join(
+                f"<tr><td>{esc(name)}</td><td>{value:.4g}</td></tr>"
+                for name, value in [("the network", test[main]), *scored]
+                if isinstance(value, (int, float))
+            )
+            parts.append(f"<table><tr><th>on the test split</th><th>{esc(main)}</th></tr>{rows}</table>")
+        others = "".join(
+            f"<tr><td>{esc(k)}</td><td>{v:.4g}</td></tr>" for k, v in test.items() if isinstance(v, float) and k != main
         )
-        return (
-            f"<b>deepwise run</b> <code>{html.escape(str(self.path))}</code> · task {html.escape(self.task)}"
-            f"<table><tr><th>test metric</th><th>value</th></tr>{rows}</table>"
-        )
+        if others:
+            parts.append(f"<table><tr><th>other test metrics</th><th>value</th></tr>{others}</table>")
+        try:
+            history = self.history
+        except (OSError, ValueError):
+            history = None
+        if history is not None and {"loss", "val_loss"} <= set(history.columns) and len(history):
+            from deepwise.render.plots import line_chart
+
+            uri = line_chart(
+                {"train": history["loss"], "validation": history["val_loss"]},
+                title="loss per epoch",
+                x=history["epoch"] if "epoch" in history else None,
+                marker_x=metrics.get("best_epoch"),
+            )
+            parts.append(f'<img src="{uri}" alt="learning curves" style="max-width:480px">')
+        parts.append(f"<p>The full report: <code>deepwise report {esc(str(self.path))}</code></p>")
+        return "\n".join(parts)
 
     # ------------------------------------------------------------------------------------------------ its files
     @property

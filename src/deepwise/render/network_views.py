@@ -30,6 +30,13 @@ def feature_maps(model: Any, image: np.ndarray, max_layers: int | None = None) -
     without the batch axis); at most ``max_layers``, spread from the first to the last such layer."""
     keras = keras_module()
     layers = [layer for layer in model.layers if type(layer).__name__.startswith(MAP_LAYERS)]
+    if not layers:  # a transferred network: the convolutions are inside the reused base, which reads the image
+        nested = [
+            layer for layer in model.layers
+            if hasattr(layer, "layers") and tuple(layer.input.shape[1:]) == tuple(np.shape(image))
+        ]  # fmt: skip
+        if nested:
+            return feature_maps(nested[0], image, max_layers)
     if max_layers is not None and len(layers) > max_layers:
         keep = np.unique(np.linspace(0, len(layers) - 1, max_layers).round().astype(int))
         layers = [layers[i] for i in keep]
