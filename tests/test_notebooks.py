@@ -56,3 +56,29 @@ def test_notebook_executes_and_prints_the_lessons_numbers(name, tmp_path):
     for pattern in EXPECTED[name]:
         assert re.search(pattern, printed), f"{name} did not print /{pattern}/:\n{printed}"
     assert seconds < LIMIT_S, f"{name} took {seconds:.0f} s"
+
+
+def _train_in_a_kernel(tmp_path, penguins_csv) -> list[dict]:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import deepwise\n"
+        f"run = deepwise.train({{'problem': {{'target': 'species'}}, 'data': {{'path': {str(penguins_csv)!r}}}, "
+        f"'training': {{'epochs': 3, 'report': False}}}}, runs_dir={str(tmp_path / 'runs')!r})\n"
+        "run"
+    )]  # fmt: skip
+    NotebookClient(notebook, timeout=LIMIT_S, kernel_name="python3").execute()
+    return notebook.cells[0].outputs
+
+
+@pytest.mark.slow
+def test_training_in_jupyter_shows_a_live_progress_bar_and_the_run(tmp_path, penguins_csv):
+    """In a notebook, rich draws the epoch bar in an ipywidgets Output (live), and the returned Run renders as HTML
+    with its verdict (issue 25: notebook friendliness)."""
+    outputs = _train_in_a_kernel(tmp_path, penguins_csv)
+    printed = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert 'install "ipywidgets"' not in printed
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), printed[-2000:]
+    shown = outputs[-1]["data"]["text/html"]
+    assert "Verdict:" in shown and "<td>the network</td>" in shown

@@ -9,12 +9,22 @@ Example:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import time
 from pathlib import Path
 from typing import Any
 
 from deepwise.backend import keras_module
 from deepwise.training.checkpoint import save_checkpoint
+
+
+def live_progress_possible(console: Any) -> bool:
+    """A live progress bar needs a terminal, or in Jupyter the ipywidgets package (rich draws it in a widget)."""
+    return not getattr(console, "is_jupyter", False) or importlib.util.find_spec("ipywidgets") is not None
+
+
+#: without a live bar (Jupyter without ipywidgets), a line of progress every this many epochs (and the last)
+PLAIN_PROGRESS_LINES = 10
 
 
 # One piece: both Keras callback classes are defined here, once Keras is imported (importing deepwise must not
@@ -69,9 +79,17 @@ def callback_classes():
             self.epoch_start = 0.0
             self.progress = None
             self.task_id = None
+            self.plain_every = 0  # > 0: no live bar (Jupyter without ipywidgets), a line every this many epochs
 
         def on_train_begin(self, logs=None):
-            if self.console is not None:
+            self.plain_every = 0
+            if self.console is not None and not live_progress_possible(self.console):
+                self.plain_every = max(1, self.epochs // PLAIN_PROGRESS_LINES)
+                self.console.print(
+                    "  (a line every few epochs; for a live progress bar in Jupyter: pip install 'deepwise[notebook]')",
+                    markup=False,
+                )
+            elif self.console is not None:
                 from rich.progress import (
                     BarColumn,
                     MofNCompleteColumn,
@@ -104,6 +122,9 @@ def callback_classes():
                     f"{k} {v:.4g}" for k, v in row.items() if k in ("loss", "val_loss") or k.startswith("val_")
                 )
                 self.progress.update(self.task_id, completed=epoch + 1, description=shown)
+            elif self.plain_every and ((epoch + 1) % self.plain_every == 0 or epoch + 1 == self.epochs):
+                shown = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k in ("loss", "val_loss"))
+                self.console.print(f"  epoch {epoch + 1}/{self.epochs} · {shown} · {row['seconds']:.2f} s")
             if self.every_s == 0 or time.monotonic() - self.last_save >= self.every_s:
                 self.save(epoch + 1)
 
