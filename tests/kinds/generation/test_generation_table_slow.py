@@ -35,9 +35,9 @@ def test_penguins_synthetic_table_bar(tmp_path, cli):
     assert run.kind.name == "generative_table" and run.metrics.verdict.code == "deep_learning_helps"
     vae, copula = run.metrics["test"], run.metrics["baselines"]["gaussian_copula"]
     summary = json.dumps({"vae": vae, "copula": copula})
-    assert vae["real_vs_synthetic_auc"] <= 0.75, summary  # measured (seeds 42, 0, 1): 0.60, 0.70, ...
-    assert vae["tstr_ratio"] >= 0.9, summary  # measured: 0.97, 1.0, ...
-    assert vae["real_vs_synthetic_auc"] < copula["real_vs_synthetic_auc"], summary  # copula 0.88, 0.83
+    assert vae["real_vs_synthetic_auc"] <= 0.75, summary  # measured (seeds 42, 0, 1): 0.603, 0.645, 0.660
+    assert vae["tstr_ratio"] >= 0.9, summary  # measured: 0.971, 1.0, 1.0
+    assert vae["real_vs_synthetic_auc"] < copula["real_vs_synthetic_auc"], summary  # copula 0.878, 0.827, 0.855
     assert vae["exact_copies"] == 0 and vae["closer_than_real_share"] <= 0.15, summary
 
     out = tmp_path / "synthetic.csv"
@@ -64,7 +64,9 @@ def test_wine_defaults(tmp_path):
                           "training": {"report": False}}, runs_dir=tmp_path / "runs", verbose=False)  # fmt: skip
     vae, baselines = run.metrics["test"], run.metrics["baselines"]
     summary = json.dumps({"vae": vae, "baselines": baselines})
-    # measured (seed 42): see README; the VAE must at least beat drawing every column on its own
+    # measured (seed 42): VAE AUC 0.68, TSTR 1.0; independent marginals 0.84, 0.36; Gaussian copula 0.57, 0.61.
+    # Thirteen roughly Gaussian measurements are what a copula models well: the verdict says so
     assert vae["real_vs_synthetic_auc"] < baselines["independent_marginals"]["real_vs_synthetic_auc"], summary
     assert vae["tstr_ratio"] > baselines["independent_marginals"]["tstr_ratio"], summary
     assert vae["exact_copies"] == 0, summary
+    assert run.metrics.verdict.code == "simpler_model_suffices", summary
