@@ -49,6 +49,7 @@ RESULT_LINES = {
     "mc_dropout.py": r"mc_dropout: nominal 0\.90, conformal mean coverage [\d.]+, MC dropout [\d.]+",
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
     "segmentation_tiling.py": r"GB after deepwise predict \(under 2 GB\); deepwise mask [\d.]+ MP/s",
+    "forecast_defaults.py": r"within noise of the best simple model or better on \d+ of 2 series",
 }
 
 #: Seconds one quick mode may take before the test fails (5-60 s each on 2 idle cores; slack for a busy machine).
