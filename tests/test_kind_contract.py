@@ -410,3 +410,22 @@ def test_bad_input_is_a_clear_error_and_leaves_no_run(name, case_data, matrix_ki
 def test_every_registered_kind_is_checked_here(matrix_kind):
     """A kind registered in deepwise.kinds without a case above would escape the contract."""
     assert set(KINDS) == set(CASES)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_only_generative_kinds_generate(name, runs, tmp_path):
+    """`deepwise generate` works on a generative run (marked output) and is a clear error on any other."""
+    from deepwise.errors import ConfigError
+    from deepwise.kinds.generation.marking import read_image_mark, table_mark
+
+    run = runs[name]
+    if not name.startswith("generative"):
+        with pytest.raises(ConfigError, match="does not generate"):
+            run.generate(3)
+        return
+    made = run.generate(3, tmp_path / ("samples" if name == "generative_images" else "rows.csv"), seed=1)
+    assert len(made.data) == 3 and made.files
+    if name == "generative_images":
+        assert read_image_mark(made.files[0])["generated"] is True and read_image_mark(made.grid)
+    else:
+        assert table_mark(pd.read_csv(made.files[0]))["marked_rows"] == 3

@@ -347,5 +347,6 @@ def table_quality(
         "synthetic_closest_median": privacy["synthetic_median"],
         "real_closest_median": privacy["real_heldout_median"],
         "rows_compared": auc["rows_each"],
-        "n": int(len(synthetic)),
+        "synthetic_rows": int(len(synthetic)),
+        "n": int(len(real)),
     }
