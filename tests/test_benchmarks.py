@@ -50,6 +50,7 @@ RESULT_LINES = {
     "translation_speed.py": r'"deepwise_tokens_per_s": \d',
     "segmentation_tiling.py": r"GB after deepwise predict \(under 2 GB\); deepwise mask [\d.]+ MP/s",
     "forecast_defaults.py": r"within noise of the best simple model or better on \d+ of 2 series",
+    "tabular_zoo.py": r"zoo: 2 tables; vs gradient boosting \d+ wins, \d+ ties, \d+ losses",
 }
 
 #: Seconds one quick mode may take before the test fails (5-60 s each on 2 idle cores; slack for a busy machine).
