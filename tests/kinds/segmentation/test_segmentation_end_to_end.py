@@ -50,7 +50,9 @@ def test_nuclei_reach_iou_085_and_beat_otsu(nuclei):
     _, run = nuclei
     m = run.metrics
     seg = m["segmentation"]
-    print(m["test"]["iou"], {k: v["iou"] for k, v in m["baselines"].items()}, m["verdict"]["message"], sep="\n")
+    print(m["test"]["iou"], {k: v["iou"] for k, v in m["baselines"].items()}, m["verdict"]["message"],
+          f"training {seg['training_seconds']} s over {len(run.history)} epochs (issue 21: under 5 minutes on 2 "
+          "cores; not asserted, the machine may be shared)", sep="\n")  # fmt: skip
     assert run.kind.name == "segmentation" and seg["unit"] == "test tiles"
     assert "split spatially" in seg["split"]
     assert any("instance masks" in note for note in seg["notes"])
