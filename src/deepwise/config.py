@@ -391,6 +391,11 @@ class GenerationConfig(_Section):
     samples: int = Field(
         1000, ge=10, le=100_000, description="generate (images): samples drawn to measure quality after training"
     )
+    sampling: Literal["mixture", "prior"] = Field(
+        "mixture",
+        description="generate (images): where sample codes come from: a Gaussian mixture fitted to the training "
+        "images' codes after training (one component per class), or the standard normal prior (tables: the prior)",
+    )
     temperature: float | None = Field(
         None,
         gt=0,
@@ -398,12 +403,12 @@ class GenerationConfig(_Section):
         description="generate: spread of the latent codes sampled (1 = the prior); null = 1 for tables, the images' "
         "default for images (see README)",
     )
-    near_copy_quantile: float = Field(
-        0.001,
+    near_copy_ratio: float = Field(
+        1 / 3,
         gt=0,
-        lt=0.5,
-        description="generate (images): a sample closer to a training image than this quantile of real held-out "
-        "images' distances to their nearest training image counts as a near-copy",
+        lt=1,
+        description="generate (images): a sample whose nearest training image is closer than this share of its mean "
+        "distance to its 50 nearest training images is a near-copy (1/3: Carlini et al. 2023)",
     )
 
 

@@ -6,8 +6,8 @@ Images:
   The same numbers on real held-out images are the reference (a perfect generator scores like them).
 - :func:`prdc`: precision, recall, density and coverage (Naeem et al. 2020) on embeddings (the classifier's
   penultimate layer): precision/density = samples look real, recall/coverage = the real variety is covered.
-- :func:`memorisation`: each sample's distance to its nearest training image, against the distances of real
-  held-out images to the training images: a sample closer than (almost) any new real image is a near-copy.
+- :func:`memorisation`: each sample's distance to its nearest training image; a near-copy is much closer to one
+  training image than to the others (Carlini et al. 2023), counted for real held-out images too.
 
 Tables:
 - :func:`real_vs_synthetic_auc`: a classifier tries to tell real rows from synthetic ones (cross-validated ROC
@@ -167,28 +167,37 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
 
 
 def memorisation(
-    samples: np.ndarray, train: np.ndarray, real_heldout: np.ndarray, quantile: float = 0.001
+    samples: np.ndarray, train: np.ndarray, real_heldout: np.ndarray, ratio: float = 1 / 3, neighbours: int = 50
 ) -> dict[str, Any]:
     """Near-copies of training images among the samples (pixel distance, L2).
 
-    The threshold is the ``quantile`` (default 0.1 %) of real held-out images' distances to their nearest
-    training image: a new real image essentially never comes closer to the training set, so a sample that does
-    is treated as a copy. Also reports each distribution's quantiles.
+    A sample is a near-copy when its distance to the nearest training image is less than ``ratio`` (1/3) of its mean
+    distance to its ``neighbours`` (50) nearest training images: much closer to one training image than to the
+    others, the criterion of Carlini et al. (2023, "Extracting training data from diffusion models"). Measured on
+    MNIST (5,000 digits): 1 of 1,000 real held-out digits meets it (ratio 0.33), a training digit with faint noise
+    (sigma 0.05) always does (ratios 0.11-0.16). The same count on the real held-out images is reported as the
+    reference (its false alarms), with both distributions' nearest-distance quantiles.
 
     Example:
         >>> memorisation(samples, x_train, x_test)["near_copies"]
         0
     """
-    sample_d = nearest_distances(samples, train)[:, 0]
-    real_d = nearest_distances(real_heldout, train)[:, 0]
-    threshold = float(np.quantile(real_d, quantile))
+    k = max(1, min(neighbours, len(train)))
+    sample_nn = nearest_distances(samples, train, k=k)
+    real_nn = nearest_distances(real_heldout, train, k=k)
+    sample_ratio = sample_nn[:, 0] / np.maximum(sample_nn.mean(axis=1), 1e-12)
+    real_ratio = real_nn[:, 0] / np.maximum(real_nn.mean(axis=1), 1e-12)
+    sample_d, real_d = sample_nn[:, 0], real_nn[:, 0]
     qs = [0.0, 0.01, 0.05, 0.5]
     return {
-        "threshold": threshold,
-        "threshold_rule": f"{quantile:.1%} quantile of {len(real_d)} real held-out images' distance to their "
-        "nearest training image (L2 over pixels in [0, 1])",
-        "near_copies": int((sample_d < threshold).sum()),
-        "near_copy_share": float((sample_d < threshold).mean()),
+        "ratio_threshold": ratio,
+        "threshold_rule": f"nearest training image closer than {ratio:.2g} x the mean distance to the {k} nearest "
+        "training images (L2 over pixels in [0, 1]; Carlini et al. 2023)",
+        "near_copies": int((sample_ratio < ratio).sum()),
+        "near_copy_share": float((sample_ratio < ratio).mean()),
+        "real_heldout_near_copies": int((real_ratio < ratio).sum()),
+        "sample_ratio_min": float(sample_ratio.min()),
+        "real_ratio_min": float(real_ratio.min()),
         "sample_nn_quantiles": dict(zip(map(str, qs), np.quantile(sample_d, qs).round(4).tolist(), strict=True)),
         "real_nn_quantiles": dict(zip(map(str, qs), np.quantile(real_d, qs).round(4).tolist(), strict=True)),
         "sample_nn_distance": sample_d,

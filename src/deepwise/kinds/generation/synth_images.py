@@ -8,9 +8,10 @@ Quality of ``generation.samples`` samples (1,000 by default), every generator sc
   same number on the split's real images (a perfect generator scores like them);
 - ``precision``, ``recall``, ``density``, ``coverage`` (Naeem et al. 2020) of the samples against the split's real
   images in the classifier's embedding;
-- memorisation: ``near_copies``, samples closer to a training image (pixels, L2) than the 0.1 % quantile of the
-  split's real images' distances to their nearest training image (``generation.near_copy_quantile``): a new real
-  image essentially never comes that close, so a sample that does is treated as a copy.
+- memorisation: ``near_copies``, samples whose nearest training image (pixels, L2) is closer than 1/3 of their
+  mean distance to their 50 nearest training images (``generation.near_copy_ratio``; Carlini et al. 2023): much
+  closer to one training image than to the others; ``real_near_copies`` counts the same among the split's real
+  images (what the rule flags in data that copies nothing).
 
 Baselines: independent pixels (each pixel drawn from its own training values), a Gaussian on the training images'
 first principal components, and a Gaussian mixture (one component per class) on them.
@@ -205,8 +206,8 @@ def prepare_image_generation(config: Config) -> ImageGenerationData:
     codes = problem.frame["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     g = cfg.generation
     network = {"latent_dim": g.latent_dim, "beta": g.beta, "temperature": g.temperature or IMAGE_TEMPERATURE,
-               "samples": g.samples, "seed": cfg.seed + 1}  # fmt: skip
-    quality = {"near_copy_quantile": g.near_copy_quantile, "confidence": 0.9}
+               "samples": g.samples, "seed": cfg.seed + 1, "sampling": g.sampling}  # fmt: skip
+    quality = {"near_copy_ratio": g.near_copy_ratio, "confidence": 0.9}
     prep = ImageGenerationPreprocessor((h, w, d.channels), classes, network, quality)
     x = {name: pixels[index] for name, index in splits.items()}
     y = {name: codes[index] for name, index in splits.items()}
@@ -218,6 +219,7 @@ class ImageGenerationData(GenerativeData):
     """Images in [0, 1] split by image, their class codes in ``y`` (for the reference classifier only)."""
 
     _classifier: Any = None
+    _model: Any = None  # the network whose samples were scored last (compare_with_baselines samples its prior too)
     #: larger steps train a conv VAE faster per image on a CPU (2 epochs of 3,500 digits: 212 s at 32 a step, 118 s
     #: at 128, on a busy 2-core machine)
     default_batch_size: ClassVar[int] = 64
@@ -243,12 +245,26 @@ class ImageGenerationData(GenerativeData):
         return (f"convolutional VAE: {self.prep.image_shape} images -> a {self.prep.network['latent_dim']}-number "
                 f"code and back, {model.count_params():,} parameters")  # fmt: skip
 
+    def code_density(self, model) -> dict[str, Any] | None:
+        """The mixture fitted to the training images' codes (``generation.sampling: mixture``; None: the prior),
+        fitted once and kept in metrics.json so that ``deepwise generate`` draws from the same."""
+        if self.prep.network.get("sampling", "prior") != "mixture":
+            return None
+        if "code_density" not in self.extra:
+            from deepwise.kinds.generation.vae import encode_means, fit_code_density
+
+            codes = encode_means(model, self.x["train"])
+            self.extra["code_density"] = fit_code_density(codes, self.n_classes, seed=self.config.seed)
+        return self.extra["code_density"]
+
     def predict(self, model, split: str) -> np.ndarray:
-        """``generation.samples`` images decoded from seeded normal codes (the same samples every time)."""
+        """``generation.samples`` images decoded from seeded codes (the same samples every time)."""
         from deepwise.kinds.generation.vae import sample_images
 
         n = self.prep.network
-        return np.asarray(sample_images(model, n["samples"], seed=n["seed"], temperature=n["temperature"]))
+        self._model = model
+        return np.asarray(sample_images(model, n["samples"], seed=n["seed"], temperature=n["temperature"],
+                                        density=self.code_density(model)))  # fmt: skip
 
     def classifier(self):
         """The reference classifier, trained once on the real training images (validation images stop it)."""
@@ -263,7 +279,7 @@ class ImageGenerationData(GenerativeData):
 
     def score(self, split: str, output: np.ndarray) -> dict[str, Any]:
         return image_quality(self.classifier(), self.x["train"], self.x[split], output, self.n_classes,
-                             self.prep.quality["near_copy_quantile"])  # fmt: skip
+                             self.prep.quality["near_copy_ratio"])  # fmt: skip
 
     def inspect(self) -> Findings:
         counts = self.problem.frame["label"].value_counts()
@@ -299,6 +315,13 @@ class ImageGenerationData(GenerativeData):
             "samples are near-copies of a training image.",
         )  # fmt: skip
         self.extra.update({"warning": IMAGINATION, "near_copy_rule": network["near_copy_rule"]})
+        if "code_density" in self.extra and self._model is not None:  # the same VAE decoding its N(0, I) prior's codes
+            from deepwise.kinds.generation.quality import classifier_quality
+            from deepwise.kinds.generation.vae import sample_images
+
+            prior = sample_images(self._model, n, seed=self.prep.network["seed"], temperature=self.temperature)
+            judged = classifier_quality(self.classifier(), prior, self.n_classes)
+            self.extra["prior_sampling"] = {k: judged[k] for k in ("confident_share", "classes_present")}
         return {"baselines": baselines, "verdict": found}
 
     def fit_guard(self, model, validation_output, test_output) -> tuple[OODGuard, float]:
@@ -353,7 +376,7 @@ def baseline_samples(train: np.ndarray, n_classes: int, n: int, seed: int) -> di
 
 
 def image_quality(
-    classifier, train: np.ndarray, real: np.ndarray, samples: np.ndarray, n_classes: int, near_copy_quantile: float
+    classifier, train: np.ndarray, real: np.ndarray, samples: np.ndarray, n_classes: int, near_copy_ratio: float
 ) -> dict[str, Any]:
     """Every quality measure of generated images (see the module docstring); ``real``: the held-out real images."""
     from deepwise.kinds.generation.quality import classifier_quality, embed, memorisation, prdc
@@ -362,7 +385,7 @@ def image_quality(
     reference = classifier_quality(classifier, real, n_classes)
     k = max(1, min(5, len(real) - 1, len(samples) - 1))
     variety = prdc(embed(classifier, real), embed(classifier, samples), k=k)
-    copies = memorisation(samples, train, real, quantile=near_copy_quantile)
+    copies = memorisation(samples, train, real, ratio=near_copy_ratio)
     return {
         "confident_share": judged["confident_share"],
         "classes_present": judged["classes_present"],
@@ -375,7 +398,9 @@ def image_quality(
         "coverage": variety["coverage"],
         "near_copies": copies["near_copies"],
         "near_copy_share": copies["near_copy_share"],
-        "near_copy_threshold": copies["threshold"],
+        "real_near_copies": copies["real_heldout_near_copies"],
+        "nearest_ratio_min": copies["sample_ratio_min"],
+        "real_nearest_ratio_min": copies["real_ratio_min"],
         "nearest_training_median": float(np.median(copies["sample_nn_distance"])),
         "real_nearest_training_median": copies["real_nn_quantiles"]["0.5"],
         "near_copy_rule": copies["threshold_rule"],

@@ -47,11 +47,13 @@ def image_samples_section(ctx: ReportContext) -> Section:
         model = ctx.files.open_model(False)
     except Exception as err:  # noqa: BLE001  (a report never fails on one section)
         return unavailable("generated-samples", title, f"The model could not be loaded: {err}")
+    density = (ctx.metrics.get("generation") or {}).get("code_density")
     samples = np.asarray(sample_images(model, GRID_SAMPLES, seed=network.get("seed", 0),
-                                       temperature=network.get("temperature", 1.0)))  # fmt: skip
+                                       temperature=network.get("temperature", 1.0), density=density))  # fmt: skip
     grid = image_grid(samples, columns=10, gap=2)
-    caption = (f"{GRID_SAMPLES} samples (codes drawn from a standard normal at temperature "
-               f"{network.get('temperature', 1.0):g}, seed {network.get('seed', 0)}). {IMAGINATION}")  # fmt: skip
+    source = "a Gaussian mixture fitted to the training images' codes" if density else "a standard normal"
+    caption = (f"{GRID_SAMPLES} samples (codes drawn from {source}, temperature {network.get('temperature', 1.0):g}, "
+               f"seed {network.get('seed', 0)}). {IMAGINATION}")  # fmt: skip
     return Section("generated-samples", title, [Figure(_png_uri(grid), "generated images", caption)])
 
 
@@ -82,9 +84,17 @@ def imagination_section(ctx: ReportContext) -> Section:
             f"images, recall {test['recall']:.2f} and coverage {test['coverage']:.2f} how much of the real variety "
             "they cover (in the classifier's embedding). Looking real is not being real: a sample is an average of "
             "what the network saw, with detail invented."))  # fmt: skip
+        prior = (ctx.metrics.get("generation") or {}).get("prior_sampling")
+        if prior:
+            blocks.append(Paragraph(
+                f"The same network decoding codes drawn from its standard normal prior instead of the mixture fitted "
+                f"to the training codes: {prior['confident_share']:.1%} confident, {prior['classes_present']} classes "
+                "(prior codes land between the classes and decode to blends)."))  # fmt: skip
         blocks.append(Table(["measure", "value"], [
             ["near-copies of a training image", f"{test['near_copies']} of {test['n']:,}"],
-            ["near-copy threshold (pixel L2)", fmt(test["near_copy_threshold"])],
+            ["the same rule on real test images (what it flags in data that copies nothing)",
+             f"{test['real_near_copies']} of the real test images"],
+            ["smallest ratio of a sample (near-copy below the rule's 1/3)", fmt(test["nearest_ratio_min"], 3)],
             ["median distance of a sample to its nearest training image", fmt(test["nearest_training_median"])],
             ["median distance of a real test image to its nearest training image",
              fmt(test["real_nearest_training_median"])],
