@@ -48,7 +48,7 @@ from deepwise.kinds.generation.synth_common import (
     share_standard_error,
     split_positions,
 )
-from deepwise.kinds.generation.synth_table import check_generation_config
+from deepwise.kinds.generation.synth_table import DEFAULT_EPOCHS, check_generation_config
 
 IMAGE_GENERATION = generative_task(
     "generate_images",
@@ -170,7 +170,7 @@ def formulate_image_generation(config: Config) -> ImageGenerationProblem:
             d.channels = 3 if stats["channels"].get("colour", 0) > stats["channels"].get("grayscale", 0) else 1
     config.model.type = "vae"
     config.data.split.test = config.data.split.test_fraction(False)
-    if "epochs" not in config.training.model_fields_set:
+    if config.training.epochs == DEFAULT_EPOCHS:  # left at the config's default (a dump of a config sets every field)
         config.training.epochs = IMAGE_EPOCHS
     reason = (
         "Rule: problem.task is 'generate' and data.path is a folder of class sub-folders (or images.npy), so deepwise "

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepwise.config import Config
+from deepwise.config import Config, TrainingConfig
 from deepwise.data.tables import fingerprint, read_table
 from deepwise.errors import ConfigError, DataError
 from deepwise.guard import OODGuard
@@ -65,6 +65,7 @@ MIN_ROWS = 20
 #: is a sampled estimate, noisy epoch to epoch: on the penguins (seed 1) the automatic patience of 20 stopped at epoch
 #: 118 with a real-vs-synthetic AUC of 0.80; waiting 50 epochs trained to epoch 307 and 0.66 (README)
 TABLE_EPOCHS = 500
+DEFAULT_EPOCHS = TrainingConfig.model_fields["epochs"].default
 TABLE_PATIENCE = 50
 
 
@@ -182,7 +183,7 @@ def formulate_table_generation(config: Config) -> TableGenerationProblem:
     config.data.split.test = config.data.split.test_fraction(False)
     config.data.inputs = [str(c) for c in frame.columns]
     training = config.training
-    if "epochs" not in training.model_fields_set:
+    if training.epochs == DEFAULT_EPOCHS:  # left at the config's default (a dump of a config sets every field)
         training.epochs = TABLE_EPOCHS
     if training.early_stopping.patience is None:
         training.early_stopping.patience = TABLE_PATIENCE
