@@ -400,8 +400,8 @@ class GenerationConfig(_Section):
         None,
         gt=0,
         le=2,
-        description="generate: spread of the latent codes sampled (1 = the prior); null = 1 for tables, the images' "
-        "default for images (see README)",
+        description="generate: spread of the latent codes sampled, relative to the prior's or the mixture's (below 1: "
+        "more typical, less varied samples); null = 1",
     )
     near_copy_ratio: float = Field(
         1 / 3,
