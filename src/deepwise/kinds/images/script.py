@@ -120,8 +120,9 @@ def to_pixels(image):
 
 if {arrays}:
     images_file = DATA if DATA.suffix == ".npy" else DATA / "images.npy"
-    array = np.load(images_file)
-    labels = [str(v) for v in np.load(images_file.with_name(images_file.name.replace("images", "labels")))]
+    array = np.load(images_file, allow_pickle=False)
+    labels_file = images_file.with_name(images_file.name.replace("images", "labels"))
+    labels = [str(v) for v in np.load(labels_file, allow_pickle=False)]
     if array.dtype != np.uint8:  # floats in 0..1 are scaled to 0..255
         array = np.clip(np.nan_to_num(array * (255.0 if array.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
     if array.ndim == 4 and array.shape[-1] == 1:
