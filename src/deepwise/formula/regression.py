@@ -386,7 +386,11 @@ def _power_constants(
 
     def best_scale(exponents: np.ndarray) -> float:
         g = product(exponents)
-        return float(g @ y / (g @ g)) if np.all(np.isfinite(g)) and g @ g > 0 else sign
+        if not np.all(np.isfinite(g)):
+            return sign
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge power: no usable scale, not a warning to show
+            gg, gy = g @ g, g @ y
+        return float(gy / gg) if np.isfinite(gg) and np.isfinite(gy) and gg > 0 else sign
 
     def fit(exponents: np.ndarray, scale: float) -> float:
         return unexplained(y, scale * product(exponents))
