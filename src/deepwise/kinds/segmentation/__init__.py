@@ -12,7 +12,8 @@ counts and a paired bootstrap; when a threshold is as good, the verdict says to 
 Modules: ``read`` (pairs and bad input), ``classes``/``legend`` (mask formats, class ids), ``split`` (by image or
 spatial cells), ``unet`` (the network, loss, patches), ``tiling`` (large images in bounded memory), ``baselines``,
 ``metrics`` (IoU/Dice, bootstrap, verdict), ``guard``, ``write`` (mask PNGs, overlays), ``pipeline`` (the flow on
-arrays), ``state`` (preprocessing.json), ``data`` (the Prepared), ``predict``, ``report``, ``serve``.
+arrays), ``state`` (preprocessing.json), ``data`` (the Prepared), ``transfer`` (``model.from_run``: an earlier
+segmentation run's encoder), ``predict``, ``report``, ``serve``.
 
 Example:
     >>> run = deepwise.train("cells/")
