@@ -32,7 +32,7 @@ test: install
 
 # pytest exits 5 when no test is marked slow: that is fine
 test-slow: install
-	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadscope || [ $$? -eq 5 ]
+	$(BIN)/pytest -q -m slow -n $(WORKERS) --dist loadscope --durations=40 || [ $$? -eq 5 ]
 
 # every script in bench/ in its quick mode, each in its own process as a user runs it (tests/test_benchmarks.py)
 test-bench: install
