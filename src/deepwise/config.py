@@ -192,7 +192,11 @@ class ModelConfig(_Section):
     weights: str | None = Field(
         "imagenet", description="pretrained: imagenet (downloaded by Keras), a local weights file, or null (random)"
     )
-    from_run: str | None = Field(None, description="transfer learning from an earlier deepwise image run's model")
+    from_run: str | None = Field(
+        None,
+        description="transfer learning from an earlier deepwise run's network: an image run's CNN (images), a "
+        "segmentation run's U-Net encoder (segmentation)",
+    )
     freeze_base: bool | None = Field(
         None,
         description="transfer: true = the reused layers stay fixed and only a new head trains (then fine_tune_layers, "
