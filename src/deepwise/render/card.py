@@ -154,6 +154,33 @@ def _limits(ctx: ReportContext) -> list[str]:
     return [md(line) for line in lines]
 
 
+def custom_layer_names(model_file: Path) -> list[str]:
+    """The custom (deepwise-registered) classes a ``.keras`` file needs, from its config.json: Keras writes their
+    ``registered_name`` as ``package>Class``; built-in layers have none. [] when the file is missing or unreadable."""
+    import json
+    import zipfile
+
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            name = node.get("registered_name")
+            if isinstance(name, str) and ">" in name:
+                found.add(name.split(">", 1)[1])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            walk(json.loads(archive.read("config.json")))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    return sorted(found)
+
+
 def model_card(ctx: ReportContext) -> str:
     """The model card of a run as Markdown."""
     test = ctx.metrics.get("test") or {}
@@ -232,5 +259,6 @@ def model_card(ctx: ReportContext) -> str:
             source_kind="Folder" if Path(str(ctx.data.get("path", ""))).suffix == "" else "File",
             environment=env_rows,
             backend=versions.get("backend", "jax"),
+            custom_layers=custom_layer_names(Path(ctx.path) / "model.keras"),
         )
     )

@@ -163,9 +163,12 @@ Python:
 
 ### Loading `model.keras` without deepwise
 
-`model.keras` is a plain Keras 3 file (no custom layers, no code). It was saved under the **{{ backend }}** backend; \
-Keras 3 loads it under JAX, TensorFlow or PyTorch, but it picks TensorFlow when `KERAS_BACKEND` is unset and fails \
-if TensorFlow is not installed. Set the backend first:
+{% if custom_layers %}`model.keras` is a Keras 3 file (no code) with custom layers defined in deepwise \
+({{ custom_layers | join(", ") }}): Keras rebuilds them only with their classes at hand, so load it with \
+`deepwise.load_run("{{ path }}").model`, or pass those classes to `load_model` as `custom_objects`. \
+{% else %}`model.keras` is a plain Keras 3 file (no custom layers, no code). {% endif %}It was saved under the \
+**{{ backend }}** backend; Keras 3 loads it under JAX, TensorFlow or PyTorch, but it picks TensorFlow when \
+`KERAS_BACKEND` is unset and fails if TensorFlow is not installed. Set the backend first:
 
 ```python
 import os
