@@ -192,14 +192,12 @@ def inspect(
     from deepwise.records import atomic_write_text
 
     findings = None
-    if data.is_dir():  # a folder of another kind than tables or classified images (segmentation...): its checks
+    if data.is_dir():  # a folder: the checks of its kind (classified images, segmentation, Parquet tables, ...)
         from deepwise.config import Config
         from deepwise.kinds import kind_for_config
 
         config = Config(problem={"target": target or "label"}, data={"path": str(data.resolve())})
-        kind = kind_for_config(config)
-        if kind.name not in ("images", "table"):
-            findings = kind.prepare(config).inspect()
+        findings = kind_for_config(config).inspect_data(config, target, time)
     if findings is None:
         findings = run_inspect(data, target=target, time_column=time)
     findings.render(console)

@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from deepwise.records import write_json
-from deepwise.render.network_views import feature_map_figure, feature_maps, saliency, saliency_figure, save_png
-from deepwise.run import Run, load_run
+from deepwise.run import load_run
 
 #: units and weights shown per formula
 TOP_UNITS, TOP_WEIGHTS = 4, 4
@@ -136,46 +135,6 @@ def unit_formulas(model: Any, feature_names: list[str]) -> list[dict[str, Any]]:
     return units
 
 
-def _feature_map_pngs(model: Any, image: np.ndarray, folder: Path) -> list[dict[str, Any]]:
-    """The outputs of each convolution and pooling layer for one image, one PNG grid per layer."""
-    found = []
-    for layer, maps in feature_maps(model, image):
-        path = save_png(feature_map_figure(layer, maps), folder / f"feature_maps_{layer}.png")
-        found.append({"layer": layer, "shape": list(maps.shape), "png": path.name})
-    return found
-
-
-def image_views(run: Run, folder: Path) -> dict[str, Any]:
-    """Feature maps of one test image, and saliency for the most confident right and wrong test predictions."""
-    from deepwise.evaluation import class_probabilities
-    from deepwise.prepare.tabular import FEATURES
-
-    data = run.prepared()
-    if data.streamed:
-        return {"note": "the images were streamed from disk; explain reads in-memory image runs only"}
-    pixels = data.x["test"][FEATURES]
-    truth = np.asarray(data.y["test"]).astype(int).reshape(-1)
-    proba = class_probabilities(run.task, data.predict(run.model, "test"))
-    predicted, confidence = proba.argmax(axis=1), proba.max(axis=1)
-    classes = [str(c) for c in run.preprocessor.classes_]
-    right, wrong = np.flatnonzero(predicted == truth), np.flatnonzero(predicted != truth)
-    views: dict[str, Any] = {
-        "feature_maps": _feature_map_pngs(run.model, pixels[right[0] if len(right) else 0], folder)
-    }
-    for name, pool in (("most_confident_right", right), ("most_confident_wrong", wrong)):
-        if not len(pool):
-            continue
-        i = int(pool[np.argmax(confidence[pool])])
-        heat = saliency(run.model, pixels[i], int(predicted[i]), seed=run.config.seed)
-        if heat is None:
-            views["saliency_note"] = "saliency maps need the JAX backend"
-            break
-        title = f"test image {i}: predicted {classes[predicted[i]]} ({confidence[i]:.0%}), truth {classes[truth[i]]}"
-        path = save_png(saliency_figure(pixels[i], heat, title), folder / f"saliency_{name}.png")
-        views[name] = {"test_index": i, "title": title, "png": path.name}
-    return views
-
-
 def explain(run_path: str | Path, output: str | Path | None = None) -> dict[str, Any]:
     """Explain a run's network (see the module docstring); writes ``explain.json`` (and PNGs) to ``output``
     (default ``RUN/explain``) and returns what it wrote."""
@@ -195,8 +154,9 @@ def explain(run_path: str | Path, output: str | Path | None = None) -> dict[str,
             "numbers are standardized (mean 0, sd 1 on the training rows) and categories are 0/1 columns, so the "
             "weights compare: a large weight means the unit reacts strongly to that input"
         )
-    if run.kind.name == "images":
-        found["images"] = image_views(run, folder)
+    views = run.kind.explain_views(run, folder)  # images: feature maps and saliency (kinds/images/explain.py)
+    if views is not None:
+        found["images"] = views
     write_json(folder / "explain.json", found)
     return found
 

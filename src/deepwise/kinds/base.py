@@ -504,6 +504,15 @@ class DataKind(ABC):
         """The exported README's line on what the network takes."""
         return ROWS_INPUT.format(inputs=inputs)
 
+    def inspect_data(self, config: Config, target: str | None, time_column: str | None) -> Findings:
+        """``deepwise inspect`` on a folder of this kind: the checks of its prepared data (``target`` and
+        ``time_column`` as the user gave them; tables and classified images check their files without preparing)."""
+        return self.prepare(config).inspect()
+
+    def explain_views(self, run: SavedRun, folder: Path) -> dict[str, Any] | None:
+        """``deepwise explain``'s views of this kind's inputs (images: feature maps and saliency), or None."""
+        return None
+
     def keras_script(self, run: SavedRun) -> str:
         """``export --format script``: a standalone plain-Keras script that retrains the run (its source)."""
         from deepwise.kinds.script import unsupported

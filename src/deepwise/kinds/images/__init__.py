@@ -87,6 +87,16 @@ class ImagesKind(DataKind):
 
         add_image_routes(app, run, Path(run.path).resolve().name, responses, limits)
 
+    def inspect_data(self, config: Config, target: str | None, time_column: str | None):
+        from deepwise.inspection import inspect
+
+        return inspect(config.data.path, target=target, time_column=time_column)
+
+    def explain_views(self, run: SavedRun, folder: Path) -> dict[str, Any] | None:
+        from deepwise.kinds.images.explain import image_views
+
+        return image_views(run, folder)
+
     def keras_script(self, run: SavedRun) -> str:
         from deepwise.kinds.images.script import image_script
 

@@ -48,6 +48,11 @@ class TableKind(DataKind):
 
         add_table_routes(app, run, run.path.resolve().name, responses, limits)
 
+    def inspect_data(self, config: Config, target: str | None, time_column: str | None):
+        from deepwise.inspection import inspect
+
+        return inspect(config.data.path, target=target, time_column=time_column)
+
     def keras_script(self, run: SavedRun) -> str:
         from deepwise.kinds.table.script import table_script
 
