@@ -107,6 +107,7 @@ def test_mnist_arrays_cnn_beats_pixel_logistic_regression(mnist_run):
 
 
 @pytest.mark.slow
+@pytest.mark.bar  # issue 4's quality bar, measured: `make test-bars`
 def test_transfer_from_an_earlier_run_to_new_classes(tmp_path, mnist):
     """Issue 4's bar: train on digits 0-4; transfer that run's model to 5-9 with 50 images per class; it beats the
     same architecture trained from scratch on those 250 images. Both are scored on the ~2,250 other MNIST images of

@@ -19,7 +19,7 @@ import deepwise
 from deepwise.kinds.generation.image2image import cut_tiles
 from deepwise.kinds.generation.marking import read_image_mark
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bar]  # an issue's quality bar, measured: `make test-bars`
 NOISE = 0.4
 #: share of the noisy photograph tiles the digit guard must flag (measured 0.83 after 1,000 digits: blank sky tiles
 #: with noise look like a digit's noisy background)

@@ -15,7 +15,7 @@ import pytest
 import deepwise
 from deepwise.kinds.generation.marking import read_image_mark
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bar]  # an issue's quality bar, measured: `make test-bars`
 
 
 def test_mnist_vae_bar(tmp_path, cli):

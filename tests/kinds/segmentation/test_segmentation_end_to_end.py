@@ -26,7 +26,7 @@ from deepwise.kinds.segmentation.synthetic import high_contrast_set, shapes_set,
 # the nuclei image and its instance mask in stardist's wheel (BSD-3), read as files: importing stardist would pull
 # TensorFlow
 STARDIST = Path(importlib.util.find_spec("stardist").origin).parent / "data" / "images"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bar]  # an issue's quality bar, measured: `make test-bars`
 
 
 def _train(folder: Path, runs: Path, epochs: int, **extra):

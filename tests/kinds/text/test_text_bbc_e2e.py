@@ -19,7 +19,7 @@ from deepwise.kinds.text.models import build_text_model, build_vector_model, tra
 from deepwise.kinds.text.tokenize import TextTokenizer
 from deepwise.models.inference import predict_rows
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bar]  # an issue's quality bar, measured: `make test-bars`
 
 
 def test_default_model_reaches_097_on_bbc_news_like_tfidf():

@@ -14,7 +14,7 @@ import pytest
 
 import deepwise
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bar]  # an issue's quality bar, measured: `make test-bars`
 
 
 def test_babel_dates_reach_the_bar(tmp_path, make_dates, translation_kind):
