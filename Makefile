@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/deepwise train examples/penguins/penguins.csv --target species
 
 test: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -m "not slow and not bench and not backend_smoke" -n $(WORKERS) --dist loadscope
 

@@ -135,8 +135,9 @@ print(f"transfer minus scratch: {transfer_accuracy - scratch_accuracy:+.3f}")
 # scratch, which is why deepwise always reports scratch and the baselines next to it.
 #
 # ## 5. Inside the transferred network
-# `deepwise.explain.explain` (the command `deepwise explain RUN`) writes what each layer computes, the feature maps of one
-# test image layer by layer, and where the network looked (saliency) for its surest right and wrong predictions.
+# `deepwise.explain.explain` (the command `deepwise explain RUN`) writes what each layer computes, the feature maps
+# of one test image layer by layer, and where the network looked (saliency) for its surest right and wrong
+# predictions.
 # The same views are in the run's report (`deepwise report RUN`).
 
 # %%

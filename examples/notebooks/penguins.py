@@ -59,7 +59,8 @@ classes = list(target.columns)
 truth = y_test.to_numpy().argmax(axis=1)
 lesson_pred = lesson_model.predict(X_test.to_numpy("float32"), verbose=0).argmax(axis=1)
 lesson_correct = int((lesson_pred == truth).sum())
-print(f"lesson's network, as reported:  {LESSON['correct']}/{LESSON['test']} = {LESSON['correct'] / LESSON['test']:.0%}")
+reported = LESSON["correct"] / LESSON["test"]
+print(f"lesson's network, as reported:  {LESSON['correct']}/{LESSON['test']} = {reported:.0%}")
 print(f"lesson's network, on this run:  {lesson_correct}/{len(truth)} = {lesson_correct / len(truth):.0%}")
 print(pd.DataFrame(confusion_matrix(truth, lesson_pred, labels=range(3)), index=classes, columns=classes))
 

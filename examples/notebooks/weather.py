@@ -62,7 +62,8 @@ lesson_split = deepwise.train(
     runs_dir="runs", verbose=False,
 )  # fmt: skip
 rmse = lesson_split.metrics["test"]["rmse"]
-print(f"deepwise network on the lesson's test days: RMSE {rmse:.2f} h (lesson's first network: {LESSON['network_rmse']})")
+lesson_network = LESSON["network_rmse"]
+print(f"deepwise network on the lesson's test days: RMSE {rmse:.2f} h (lesson's first network: {lesson_network})")
 for name, baseline in lesson_split.metrics["baselines"].items():
     print(f"  baseline {name}: RMSE {baseline['rmse']:.2f} h")
 print("verdict:", lesson_split.metrics["verdict"]["code"], "-", lesson_split.metrics["verdict"]["message"])
