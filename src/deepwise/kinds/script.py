@@ -22,6 +22,22 @@ SCRIPTABLE = (
 )
 
 
+#: the table and forecast scripts' preprocessing (deepwise's TabularPreprocessor in scikit-learn terms): the training
+#: median where a number is missing plus a 0/1 "was missing" column, mean 0 and sd 1, one-hot categories
+PREPROCESS = """\
+preprocess = ColumnTransformer(
+    [
+        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), NUMERIC),
+        ("categories", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
+                                     OneHotEncoder(handle_unknown="ignore")), CATEGORICAL),
+    ],
+    sparse_threshold=0,
+)
+for column in CATEGORICAL:
+    rows[column] = rows[column].astype("object").where(rows[column].notna(), None)
+"""
+
+
 def unsupported(run: Any, what: str) -> DeepwiseError:
     """The error for a run the plain script cannot rebuild (``what``: the run, in words)."""
     return DeepwiseError(
@@ -49,4 +65,4 @@ def check_random_split(run: Any) -> None:
         )
 
 
-__all__ = ["SCRIPTABLE", "check_random_split", "unsupported"]
+__all__ = ["PREPROCESS", "SCRIPTABLE", "check_random_split", "unsupported"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepwise.kinds.script import unsupported
+from deepwise.kinds.script import PREPROCESS, unsupported
 
 
 def series_script(run: Any) -> str:
@@ -60,6 +60,7 @@ def series_script(run: Any) -> str:
     }
     parts = _output_parts(output)
     return SCRIPT.format(
+        preprocess=PREPROCESS,
         **{key: repr(value) for key, value in values.items()},
         **parts,
         name_plain=run.path.name,
@@ -176,17 +177,7 @@ n_train = n - n_validation - n_test
 {target_prep}
 # 3. Preprocessing, fitted on the training period only: numbers get the training median where missing (and a 0/1
 #    "was missing" column), then mean 0 and standard deviation 1; categories become one-hot columns.
-preprocess = ColumnTransformer(
-    [
-        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), NUMERIC),
-        ("categories", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
-                                     OneHotEncoder(handle_unknown="ignore")), CATEGORICAL),
-    ],
-    sparse_threshold=0,
-)
-for column in CATEGORICAL:
-    rows[column] = rows[column].astype("object").where(rows[column].notna(), None)
-preprocess.fit(rows.iloc[:n_train])
+{preprocess}preprocess.fit(rows.iloc[:n_train])
 features = preprocess.transform(rows).astype("float32")
 if {calendar}:  # the season and the weekday as points on a circle (December is next to January)
     day_of_year = 2 * np.pi * (time.dt.day_of_year.to_numpy() - 1) / 365.25

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepwise.kinds.script import check_random_split, unsupported
+from deepwise.kinds.script import PREPROCESS, check_random_split, unsupported
 
 
 def table_script(run: Any) -> str:
@@ -63,6 +63,7 @@ def table_script(run: Any) -> str:
         else ""
     )
     return SCRIPT.format(
+        preprocess=PREPROCESS,
         **{key: repr(value) for key, value in values.items()},
         **_task_parts(task),
         name_plain=run.path.name,
@@ -172,17 +173,7 @@ train, validation = train_test_split(
 train, validation, test = np.sort(train), np.sort(validation), np.sort(test)
 {target_after}# 4. Preprocessing, fitted on the training rows only: numbers get the training median where missing
 #    (and a 0/1 "was missing" column), then mean 0 and standard deviation 1; categories become one-hot columns.
-{embedding_note}preprocess = ColumnTransformer(
-    [
-        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), NUMERIC),
-        ("categories", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
-                                     OneHotEncoder(handle_unknown="ignore")), CATEGORICAL),
-    ],
-    sparse_threshold=0,
-)
-for column in CATEGORICAL:
-    rows[column] = rows[column].astype("object").where(rows[column].notna(), None)
-preprocess.fit(rows.iloc[train])
+{embedding_note}{preprocess}preprocess.fit(rows.iloc[train])
 x_train, x_validation, x_test = (
     preprocess.transform(rows.iloc[part]).astype("float32") for part in (train, validation, test)
 )
