@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -60,14 +61,16 @@ def package_series(folder: Path) -> dict[str, tuple[Path, str, str]]:
     return {"sunspots": (paths["sunspots"], "sunspots", "year"), "co2": (paths["co2"], "co2", "week")}
 
 
-def measure(name: str, path: Path, target: str, time_column: str, runs: Path, epochs: int | None) -> dict:
+def measure(
+    name: str, path: Path, target: str, time_column: str, runs: Path, epochs: int | None, overrides: dict | None = None
+) -> dict:
     config = {
         "problem": {"target": target, "task": "forecasting"},
         "data": {"path": str(path), "time_column": time_column},
         "training": {"report": False, **({"epochs": epochs} if epochs else {})},
     }
     started = time.perf_counter()
-    run = deepwise.train(config, runs_dir=runs, verbose=False, force=True)
+    run = deepwise.train(config, runs_dir=runs, verbose=False, force=True, overrides=overrides)
     seconds = time.perf_counter() - started
     verdict = run.metrics["verdict"]
     evidence = verdict["evidence"]
@@ -99,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="epochs of every run (default: deepwise's, early stopping)")
     parser.add_argument("--quick", action="store_true", help="smoke run: Basel and sunspots, 20 epochs")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config value for every run, e.g. model.linear_path=false (YAML value; repeatable)")
     args = parser.parse_args(argv)
     if args.quick:
         args.only, args.epochs = "BASEL,sunspots", 20
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'net - best [95 %]':>28} {'verdict':<24}")  # fmt: skip
         for name in chosen:
             path, target, time_column = series[name]
-            row = measure(name, path, target, time_column, folder / "runs", args.epochs)
+            row = measure(name, path, target, time_column, folder / "runs", args.epochs, overrides or None)
             rows.append(row)
             lo, hi = row["ci95"]
             print(

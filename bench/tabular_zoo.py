@@ -10,6 +10,7 @@ contains 0) or loss (below 0).
     .venv/bin/python bench/tabular_zoo.py                         # 15 tables, default training (~5 min, 2 cores)
     .venv/bin/python bench/tabular_zoo.py --only penguins,wine    # some tables
     .venv/bin/python bench/tabular_zoo.py --quick                 # penguins and diabetes, 30 epochs
+    .venv/bin/python bench/tabular_zoo.py --set model.linear_path=false   # without the linear path
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -116,7 +118,7 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
 }
 
 
-def compare(name: str, folder: Path, epochs: int | None) -> dict:
+def compare(name: str, folder: Path, epochs: int | None, overrides: dict | None = None) -> dict:
     from deepwise.evaluation.baselines import fit_baselines
     from deepwise.evaluation.verdict import paired_bootstrap
 
@@ -130,7 +132,7 @@ def compare(name: str, folder: Path, epochs: int | None) -> dict:
         "training": {"report": False, **({"epochs": epochs} if epochs else {})},
     }
     started = time.perf_counter()
-    run = deepwise.train(config, runs_dir=folder / "runs", verbose=False, force=True)
+    run = deepwise.train(config, runs_dir=folder / "runs", verbose=False, force=True, overrides=overrides)
     seconds = time.perf_counter() - started
     data = run.prepared()
     task = data.task.name
@@ -154,15 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="epochs of every run (default: deepwise's, early stopping)")
     parser.add_argument("--quick", action="store_true", help="smoke run: penguins and diabetes, 30 epochs")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config value for every run, e.g. model.linear_path=false (YAML value; repeatable)")
     args = parser.parse_args(argv)
     if args.quick:
         args.only, args.epochs = "penguins,diabetes", 30
+    overrides = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         print(f"{'table':<14} {'task':<10} {'rows':>6} {'metric':<8} {'network':>8} {'boosting':>9} {'':<5} "
               f"{'linear':>7} {'':<5} {'seconds':>7}")  # fmt: skip
         for name in args.only.split(",") if args.only else TABLES:
-            row = compare(name, Path(tmp), args.epochs)
+            row = compare(name, Path(tmp), args.epochs, overrides or None)
             rows.append(row)
             print(
                 f"{name:<14} {row['task']:<10} {row['rows']:>6} {row['metric']:<8} {row['network']:>8.3f} "

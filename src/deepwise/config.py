@@ -217,6 +217,12 @@ class ModelConfig(_Section):
         None, ge=0, lt=1, description="dropout rate after each hidden layer (0 = none; null = 0.1, 0.3 forecasting)"
     )
     batch_norm: bool = Field(False, description="batch normalization after each hidden layer")
+    linear_path: bool | None = Field(
+        None,
+        description="mlp: a linear layer from the inputs straight to the output beside the hidden layers (wide & "
+        "deep), started at the fitted linear model, so the hidden layers learn what a straight line misses; null = "
+        "on for tables, off for forecasting windows (their hundreds of lagged inputs overfit it)",
+    )
     l2: float = Field(0.0, ge=0, description="L2 weight penalty on the dense layers (0 = none)")
     categorical_encoding: Literal["auto", "one_hot", "embedding"] = Field(
         "auto", description="one_hot | embedding | auto (one-hot up to 20 categories, embedding above)"

@@ -2,8 +2,8 @@
 
 Example:
     >>> model = build_mlp(prep.input_specs(), TASKS["multiclass"], n_classes=3, config=ModelConfig())
-    >>> model.count_params()
-    3075
+    >>> model.get_layer("linear")  # the linear path beside the hidden layers (model.linear_path)
+    <Dense name=linear, built=True>
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def build_mlp(
             emb = layers.Embedding(spec["vocab_size"], embedding_dim(spec["vocab_size"]), name=f"embed_{key}")
             parts.append(layers.Flatten(name=f"flat_{key}")(emb(inputs[key])))
     x = parts[0] if len(parts) == 1 else layers.Concatenate(name="concat")(parts)
-    out = dense_head(x, task, n_classes, config, target_stats)
+    linear = x if config.linear_path is not False else None  # on unless switched off (ModelConfig.linear_path)
+    out = dense_head(x, task, n_classes, config, target_stats, linear_input=linear)
     model_inputs = inputs["features"] if list(inputs) == ["features"] else inputs
     return keras.Model(model_inputs, out, name=name)
 
@@ -49,4 +50,11 @@ def describe_model(model, config: ModelConfig) -> str:
         + f", {model.count_params():,} parameters. A dense layer computes activation(W·x + b): every output "
         "unit is a weighted sum of all inputs plus a bias; training adjusts the weights W and biases b to "
         "lower the loss."
+        + (
+            " Beside the hidden layers, one linear layer joins the inputs straight to the output (wide & deep); it "
+            "starts at the linear model fitted on the training rows, so the hidden layers learn what a straight "
+            "line misses."
+            if any(layer.name == "linear" for layer in model.layers)
+            else ""
+        )
     )

@@ -39,7 +39,8 @@ def build_sequence_model(
         x = layers.LSTM(config.recurrent_units, name="lstm")(x)
     elif config.type == "gru":
         x = layers.GRU(config.recurrent_units, name="gru")(x)
-    out = dense_head(x, task, n_classes, config, target_stats)
+    linear = x if config.type == "mlp" and config.linear_path is True else None  # off by default: see ModelConfig
+    out = dense_head(x, task, n_classes, config, target_stats, linear_input=linear)
     return keras.Model(inputs, out, name=f"deepwise_{config.type}")
 
 

@@ -81,6 +81,12 @@ def steps_per_execution(cfg: Config) -> int:
     return STEPS_PER_EXECUTION
 
 
+def full_batch_size(n: int, batch_size: int) -> int:
+    """The rows of every training step (``kinds/feeding.py`` trains on full batches only): ``batch_size``, or all
+    ``n`` rows when there are fewer."""
+    return max(1, min(n, batch_size))
+
+
 def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float, float]:
     """Time a few real training steps, then put weights and optimizer state back as they were.
 
@@ -88,9 +94,10 @@ def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float
     through ``model.fit`` so that the compiled step is the one fit reuses: it costs a few steps of training time.
     """
     model.optimizer.build(model.trainable_variables)
-    weights = model.get_weights()
-    opt_state = [np.array(v.numpy()) for v in model.optimizer.variables]
-    batch = min(batch_size, len(y))
+    # every variable, the dropout layers' random-seed states included: a run with the probe (printed estimate) and
+    # one without it (quiet) then train the same network
+    saved = [(v, np.array(v.numpy())) for v in [*model.variables, *model.optimizer.variables]]
+    batch = full_batch_size(len(y), batch_size)  # the shape every training step will have (kinds/feeding.py)
 
     def take(n: int):
         def rows(a):
@@ -106,8 +113,7 @@ def probe_step_time(model, x, y, batch_size: int, steps: int = 3) -> tuple[float
     start = time.perf_counter()
     model.fit(xs, ys, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     per_step = (time.perf_counter() - start) / steps
-    model.set_weights(weights)
-    for var, value in zip(model.optimizer.variables, opt_state, strict=True):
+    for var, value in saved:
         var.assign(value)
     model.reset_metrics()
     return first, per_step

@@ -27,6 +27,7 @@ from deepwise.kinds.feeding import fit_arrays, model_input
 from deepwise.kinds.table.formulate import check_model_type, check_target, choose_columns, output_task
 from deepwise.models.activations import check_activation
 from deepwise.models.inference import predict_rows
+from deepwise.models.linear_start import start_from_linear_fit
 from deepwise.models.mlp import describe_model
 from deepwise.models.sequence import build_sequence_model, describe_sequence_model
 from deepwise.prepare.series import SeriesPreprocessor
@@ -104,9 +105,13 @@ class SeriesData(Prepared):
         return model_input(self.x["train"]), self.y["train"]
 
     def build_network(self):
-        return build_sequence_model(
+        model = build_sequence_model(
             self.prep.input_specs(), self.task, self.n_classes, self.config.model, target_stats=self.prep.target_stats_
         )
+        start_from_linear_fit(
+            model, self.x["train"][FEATURES], self.y["train"], self.task, self.prep.target_stats_, self.config.seed
+        )
+        return model
 
     def describe_network(self, model) -> str:
         model_config = self.config.model

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepwise.kinds.script import PREPROCESS, unsupported
+from deepwise.kinds.script import PREPROCESS, linear_start_block, output_block, unsupported
 
 
 def series_script(run: Any) -> str:
@@ -59,6 +59,9 @@ def series_script(run: Any) -> str:
         "run_score": round(float(run.metrics["test"][main]), 4),
     }
     parts = _output_parts(output)
+    linear_path = cfg.model.type == "mlp" and cfg.model.linear_path is True
+    parts["output_layer"] = output_block(output, linear_path, wide="x_flat")
+    parts["linear_start"] = linear_start_block(output, linear_path, "windows[train].reshape(len(train), -1)")
     return SCRIPT.format(
         preprocess=PREPROCESS,
         **{key: repr(value) for key, value in values.items()},
@@ -74,17 +77,12 @@ def _output_parts(output: str) -> dict[str, str]:
     if output == "regression":
         return {
             "target_prep": TARGET_NUMBER,
-            "output_layer": OUTPUT_NUMBER,
             "loss": '"mean_squared_error"',
             "score": SCORE_RMSE,
         }
-    units, activation, loss = (
-        ("1", "sigmoid", "binary_crossentropy") if output == "binary" else
-        ("len(classes)", "softmax", "sparse_categorical_crossentropy")
-    )  # fmt: skip
+    loss = "binary_crossentropy" if output == "binary" else "sparse_categorical_crossentropy"
     return {
         "target_prep": TARGET_CLASSES,
-        "output_layer": OUTPUT_CLASSES.format(units=units, activation=activation),
         "loss": repr(loss),
         "score": SCORE_BINARY if output == "binary" else SCORE_MULTICLASS,
     }
@@ -100,14 +98,6 @@ TARGET_CLASSES = """\
 # The classes become integers 0, 1, ... (sorted names), as Keras' sparse cross-entropy expects.
 classes = sorted(rows[TARGET].iloc[:n_train].astype(str).unique())
 targets = rows[TARGET].astype(str).map({c: i for i, c in enumerate(classes)}).fillna(-1).to_numpy("int32")
-"""
-OUTPUT_NUMBER = """\
-x = keras.layers.Dense(1, name="output")(x)
-# https://keras.io/api/layers/preprocessing_layers/image_preprocessing/rescaling/
-outputs = keras.layers.Rescaling(scale=target_std, offset=target_mean, name="to_target_units")(x)
-"""
-OUTPUT_CLASSES = """\
-outputs = keras.layers.Dense({units}, activation="{activation}", name="output")(x)
 """
 SCORE_RMSE = """\
 predicted = model.predict(windows[test], verbose=0).reshape(-1)
@@ -203,7 +193,7 @@ MODEL, HIDDEN_UNITS, ACTIVATION, DROPOUT, BATCH_NORM, L2 = (
 )
 inputs = keras.Input(shape=(WINDOW, windows.shape[2]), name="features")
 if MODEL == "mlp":
-    x = keras.layers.Flatten(name="flatten_window")(inputs)
+    x = x_flat = keras.layers.Flatten(name="flatten_window")(inputs)
 elif MODEL == "conv1d":
     kernel = min({kernel_size}, WINDOW)
     x = keras.layers.Conv1D({filters}, kernel, padding="causal", activation=ACTIVATION, name="conv_1")(inputs)
@@ -220,7 +210,7 @@ for i, units in enumerate(HIDDEN_UNITS, start=1):
     if DROPOUT > 0:
         x = keras.layers.Dropout(DROPOUT, name=f"dropout_{{i}}")(x)
 {output_layer}model = keras.Model(inputs, outputs)
-model.summary()
+{linear_start}model.summary()
 
 # 6. The loss and optimizer (https://keras.io/api/losses/, https://keras.io/api/optimizers/), and training with
 #    early stopping on the validation loss, keeping the best epoch's weights

@@ -31,6 +31,7 @@ from deepwise.kinds.feeding import fit_arrays, merged_splits, model_input
 from deepwise.kinds.table.formulate import chronological_splits, column_splits, resolve_table
 from deepwise.models.activations import check_activation
 from deepwise.models.inference import predict_rows
+from deepwise.models.linear_start import start_from_linear_fit
 from deepwise.models.mlp import build_mlp, describe_model
 from deepwise.prepare.split import split_indices
 from deepwise.prepare.stream import FlatRows, StreamedTable, disk_batches_class, stream_table
@@ -55,9 +56,13 @@ class TableData(Prepared):
         return model_input(self.x["train"]), self.y["train"]
 
     def build_network(self):
-        return build_mlp(
+        model = build_mlp(
             self.prep.input_specs(), self.task, self.n_classes, self.config.model, target_stats=self.prep.target_stats_
         )
+        start_from_linear_fit(
+            model, self.x["train"][FEATURES], self.y["train"], self.task, self.prep.target_stats_, self.config.seed
+        )
+        return model
 
     def describe_network(self, model) -> str:
         return describe_model(model, self.config.model)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepwise.kinds.script import PREPROCESS, check_random_split, unsupported
+from deepwise.kinds.script import PREPROCESS, check_random_split, linear_start_block, output_block, unsupported
 
 
 def table_script(run: Any) -> str:
@@ -66,6 +66,8 @@ def table_script(run: Any) -> str:
         preprocess=PREPROCESS,
         **{key: repr(value) for key, value in values.items()},
         **_task_parts(task),
+        output_layer=output_block(task, model.linear_path is not False),
+        linear_start=linear_start_block(task, model.linear_path is not False, "x_train"),
         name_plain=run.path.name,
         main_plain=main,
         embedding_note=note,
@@ -79,18 +81,13 @@ def _task_parts(task: str) -> dict[str, str]:
         return {
             "target_prep": 'y = rows[TARGET].to_numpy("float32")\n',
             "target_after": TARGET_REGRESSION,
-            "output_layer": OUTPUT_REGRESSION,
             "loss": '"mean_squared_error"',
             "score": SCORE_REGRESSION,
         }
-    units, activation, loss = (
-        ("1", "sigmoid", "binary_crossentropy") if task == "binary" else
-        ("len(classes)", "softmax", "sparse_categorical_crossentropy")
-    )  # fmt: skip
+    loss = "binary_crossentropy" if task == "binary" else "sparse_categorical_crossentropy"
     return {
         "target_prep": TARGET_CLASSES,
         "target_after": "",
-        "output_layer": OUTPUT_CLASSES.format(units=units, activation=activation),
         "loss": repr(loss),
         "score": SCORE_BINARY if task == "binary" else SCORE_MULTICLASS,
     }
@@ -105,14 +102,6 @@ TARGET_REGRESSION = """\
 # The network learns a standardized target (mean 0, standard deviation 1 on the training rows); a Rescaling layer
 # at the end turns its output back into the target's units.
 target_mean, target_std = float(y[train].mean()), float(y[train].std()) or 1.0
-"""
-OUTPUT_CLASSES = """\
-outputs = keras.layers.Dense({units}, activation="{activation}", name="output")(x)
-"""
-OUTPUT_REGRESSION = """\
-x = keras.layers.Dense(1, name="output")(x)
-# https://keras.io/api/layers/preprocessing_layers/image_preprocessing/rescaling/
-outputs = keras.layers.Rescaling(scale=target_std, offset=target_mean, name="to_target_units")(x)
 """
 SCORE_MULTICLASS = """\
 predicted = model.predict(x_test, verbose=0).argmax(axis=1)
@@ -191,7 +180,7 @@ for i, units in enumerate(HIDDEN_UNITS, start=1):
     if DROPOUT > 0:
         x = keras.layers.Dropout(DROPOUT, name=f"dropout_{{i}}")(x)
 {output_layer}model = keras.Model(inputs, outputs)
-model.summary()
+{linear_start}model.summary()
 
 # 6. The loss and optimizer (https://keras.io/api/losses/, https://keras.io/api/optimizers/), and training with
 #    early stopping on the validation loss, keeping the best epoch's weights
