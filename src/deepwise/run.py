@@ -53,6 +53,12 @@ class Run:
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
 
+    def adopt_model(self, model) -> None:
+        """Use ``model``, the network training has just saved into this run, instead of reading the model file back
+        (which costs seconds: deserializing and compiling its prediction again, for the report and the first
+        ``predict``)."""
+        self.__dict__["model"] = model
+
     def _repr_html_(self) -> str:
         """How a run shows in Jupyter: the verdict, the network next to its baselines on the test split, the other
         test metrics and the learning curves (the full report: ``deepwise report RUN``)."""

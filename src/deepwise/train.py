@@ -287,6 +287,8 @@ def _fit_and_finish(
     if out:
         print_summary(out, metrics, data.split_sizes()["test"])
     run = Run(path)
+    if data.config.training.distribution == "none":  # a data-parallel model lives in its process group's mesh
+        run.adopt_model(fitted.model)
     if data.config.training.report:
         report_after_training(path, out, prepared=(run, data))
     if out:

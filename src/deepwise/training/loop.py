@@ -84,8 +84,11 @@ def fit_run(
     state = restore(model, data, resume)
     if out:
         out.print(f"  Model: {data.describe_network(model)}")
-    with timer("probe"):
-        compile_s, step_s = probe_step_time(model, *data.probe_batch(tcfg.batch_size), tcfg.batch_size)
+    # the probe feeds the printed estimate (and builds a subclassed network, e.g. a VAE, that a resumed run whose
+    # training had finished never calls): a quiet run of a built network skips it; fit compiles the same step
+    if out or not model.built:
+        with timer("probe"):
+            compile_s, step_s = probe_step_time(model, *data.probe_batch(tcfg.batch_size), tcfg.batch_size)
     if out:
         steps_per_epoch = data.steps_per_epoch(tcfg.batch_size)
         epoch_s = step_s * steps_per_epoch * 1.15  # plus the validation pass
