@@ -10,7 +10,8 @@ The verdicts, in order of precedence (the first that applies is the verdict):
 3. ``deep_learning_helps``: the network beats the best simple model beyond the noise.
 4. ``simpler_model_suffices``: a simple model is as good (within the noise) or better (beyond it), and it learned
    something (it beats the dummy beyond the noise): use it. This holds also when the network's own lead over the
-   dummy is inside the noise.
+   dummy is inside the noise, and when only the network beats the dummy beyond the noise while a simple model is
+   as good as the network within it.
 5. ``worse_than_chance``: neither the network nor any simple model beats the dummy that ignores the inputs.
 
 Example:
@@ -228,6 +229,14 @@ def _decide(ev: dict[str, Any]) -> tuple[str, str]:
             + ("the simple model is better beyond the test-set noise " if better else "as good within the noise ")
             + f"{_noise(vs_best, ev['n_test'])}. Use {best_label} unless you need something only the network gives."
             + network_note
+        )
+    if learns:  # the network beats the dummy beyond the noise, no simple model does, and none is beaten by it
+        return "simpler_model_suffices", (
+            f"The network ({net_text}) beats the dummy baseline that ignores the inputs ({dummy:.3f}) by more than "
+            f"the test-set noise ({vs_dummy['ci95_low']:+.3f} to {vs_dummy['ci95_high']:+.3f}), but not "
+            f"{best_label} ({best_score:.3f}): as good within the noise {_noise(vs_best, ev['n_test'])}. The inputs "
+            f"carry little information about the target; use {best_label} unless you need something only the "
+            "network gives."
         )
     return "worse_than_chance", (
         f"Neither the network ({net_text}) nor any simple model (best: {best_label}, {best_score:.3f}) beats the "
