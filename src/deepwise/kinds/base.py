@@ -199,16 +199,34 @@ class Prepared:
         """Extra baselines that need no fitting (a series' persistence), in the model's output format."""
         return {}
 
-    def compare_with_baselines(self, test_output: np.ndarray, history: list[dict], best_epoch: int) -> dict:
-        """The baselines fitted on the same training rows and scored on the same test rows, and the verdict."""
+    def start_baselines(self) -> None:
+        """Start fitting the baselines on a second thread, to run while the network trains, where this kind's need
+        only the data (``baselines_while_training``); :meth:`compare_with_baselines` takes their result.
+
+        JAX's training step of a small network keeps one core busy and leaves the other idle; the baselines' trees
+        and solvers run mostly outside the GIL. Measured on penguins (2 cores): the run 0.2-0.3 s shorter."""
+        if not self.baselines_while_training or getattr(self, "_baselines_job", None) is not None:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="deepwise-baselines")
+        self._baselines_job = pool.submit(self._fit_baselines)
+        pool.shutdown(wait=False)  # the job runs on; the thread ends with it
+
+    def _fit_baselines(self) -> dict[str, dict[str, Any]]:
         from threadpoolctl import threadpool_limits
 
-        task = self.task.name
         # one thread: scikit-learn's OpenMP/BLAS threads fighting JAX's for 2 cores made this 100x slower (measured)
         with threadpool_limits(1):
-            fitted = fit_baselines(
-                task, *self.baseline_inputs(), self.n_classes, self.config.seed, images=self.images_baselines
+            return fit_baselines(
+                self.task.name, *self.baseline_inputs(), self.n_classes, self.config.seed, images=self.images_baselines
             )
+
+    def compare_with_baselines(self, test_output: np.ndarray, history: list[dict], best_epoch: int) -> dict:
+        """The baselines fitted on the same training rows and scored on the same test rows, and the verdict."""
+        task = self.task.name
+        job = self.__dict__.pop("_baselines_job", None)  # started by start_baselines while the network trained
+        fitted = job.result() if job is not None else self._fit_baselines()
         for name, output in self.naive_outputs("test").items():
             fitted[name] = {"output": output, "fit_seconds": 0.0, "model": name}
         baselines = {
@@ -258,6 +276,8 @@ class Prepared:
 
     #: True for pixels: the baselines leave out gradient boosting (slow on pixels, and no better)
     images_baselines: ClassVar[bool] = False
+    #: True where the baselines need only rows in memory: they are fitted while the network trains (start_baselines)
+    baselines_while_training: ClassVar[bool] = False
     #: training.batch_size when the config leaves it automatic
     default_batch_size: ClassVar[int] = 32
     #: what early stopping watches, and whether lower or higher is better

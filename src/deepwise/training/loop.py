@@ -119,6 +119,8 @@ def fit_run(
     callbacks.append(recorder)
     callbacks.extend(monitoring_callbacks(path, cfg, tcfg.tensorboard, tcfg.mlflow))
     callbacks.extend(extra_callbacks or [])
+    if not state.fit_done:
+        data.start_baselines()  # on a second thread, where the kind's baselines need only the data
     try:
         with timer("fit"):
             _fit_phases(model, data, callbacks, history, out, recorder, state)

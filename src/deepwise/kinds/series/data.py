@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,8 @@ def formulate_series(config: Config) -> SeriesProblem:
 @dataclass
 class SeriesData(Prepared):
     """Windows of a series: samples per split (contiguous, in time order), and the rows of each period."""
+
+    baselines_while_training: ClassVar[bool] = True
 
     x: dict[str, dict[str, np.ndarray]] | None = None
     rows: dict[str, np.ndarray] | None = None  # the rows (time steps) of each period

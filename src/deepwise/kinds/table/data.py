@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,8 @@ from deepwise.tasks import TASKS
 @dataclass
 class TableData(Prepared):
     """Rows of a table in memory: model inputs per split, as arrays."""
+
+    baselines_while_training: ClassVar[bool] = True
 
     x: dict[str, dict[str, np.ndarray]] | None = None
 
@@ -115,6 +117,7 @@ class StreamedTableData(TableData):
     """A table too big for memory: model inputs in arrays on disk, and a uniform sample of the raw rows for the
     data checks, baselines, guard and importance (scikit-learn's models need their rows in memory)."""
 
+    baselines_while_training: ClassVar[bool] = False  # its test rows are read from disk, as training reads its own
     stream: StreamedTable | None = None
 
     @property
