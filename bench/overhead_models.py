@@ -91,7 +91,7 @@ def time_deepwise(config: dict, runs: Path) -> dict:
     run = deepwise.train(config, runs_dir=runs, verbose=False, force=True)
     whole, _ = since(start)
     timings = json.loads((run.path / "manifest.json").read_text())["timings"]
-    return {"fit": timings["probe"] + timings["fit"], "whole": whole, "run": run}
+    return {"fit": timings.get("probe", 0.0) + timings["fit"], "whole": whole, "run": run}
 
 
 def time_keras(config: dict) -> dict:

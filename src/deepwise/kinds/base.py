@@ -207,11 +207,21 @@ class Prepared:
         and solvers run mostly outside the GIL. Measured on penguins (2 cores): the run 0.2-0.3 s shorter."""
         if not self.baselines_while_training or getattr(self, "_baselines_job", None) is not None:
             return
-        from concurrent.futures import ThreadPoolExecutor
+        import threading
+        from concurrent.futures import Future
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="deepwise-baselines")
-        self._baselines_job = pool.submit(self._fit_baselines)
-        pool.shutdown(wait=False)  # the job runs on; the thread ends with it
+        job: Future = Future()
+
+        def fit() -> None:
+            if job.set_running_or_notify_cancel():
+                try:
+                    job.set_result(self._fit_baselines())
+                except BaseException as err:  # raised again where compare_with_baselines takes the result
+                    job.set_exception(err)
+
+        # a daemon: a run stopped with Ctrl-C does not wait for the baselines of a big table to finish
+        threading.Thread(target=fit, name="deepwise-baselines", daemon=True).start()
+        self._baselines_job = job
 
     def _fit_baselines(self) -> dict[str, dict[str, Any]]:
         from threadpoolctl import threadpool_limits
