@@ -204,7 +204,8 @@ class Prepared:
         only the data (``baselines_while_training``); :meth:`compare_with_baselines` takes their result.
 
         JAX's training step of a small network keeps one core busy and leaves the other idle; the baselines' trees
-        and solvers run mostly outside the GIL. Measured on penguins (2 cores): the run 0.2-0.3 s shorter."""
+        and solvers run mostly outside the GIL. Measured on penguins (2 cores): the baselines phase after training
+        0.30 s -> 0.05 s, the fit beside it unchanged."""
         if not self.baselines_while_training or getattr(self, "_baselines_job", None) is not None:
             return
         import threading
