@@ -31,30 +31,18 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
 from deepwise.kinds.base import DataKind, SavedRun
-from deepwise.kinds.generation.data import (
-    MODEL_TYPES,
-    EnhancementData,
-    EnhancementPreprocessor,
-    EnhancementProblem,
-    formulate_enhancement,
-    has_pair_folders,
-    prepare_enhancement,
-)
-from deepwise.kinds.generation.report import (
-    ENHANCEMENT_INPUT,
-    ENHANCEMENT_SCOPE,
-    enhancement_card_guard_limit,
-    enhancement_card_usage,
-    enhancement_guard_text,
-    enhancement_sections,
-)
 
+if TYPE_CHECKING:
+    from deepwise.kinds.generation.data import EnhancementData, EnhancementPreprocessor, EnhancementProblem
+
+#: the model.type values an image-to-image run accepts (the network itself is chosen by enhancement.network)
+MODEL_TYPES = ("auto", "unet")
 NO_IMPORTANCE = (
     "Permutation importance is not measured for image-to-image runs: one pixel is not an input to shuffle. The side "
     "by side examples above show what the network does to an image."
@@ -72,18 +60,26 @@ class ImageToImageKind(DataKind):
     model_types: ClassVar[tuple[str, ...]] = MODEL_TYPES
 
     def claims(self, config: Config) -> bool:
+        from deepwise.kinds.generation.read import has_pair_folders
+
         return has_pair_folders(config.data.path)
 
     def formulate(self, config: Config) -> EnhancementProblem:
+        from deepwise.kinds.generation.data import formulate_enhancement
+
         return formulate_enhancement(config)
 
     def prepare(self, config: Config) -> EnhancementData:
+        from deepwise.kinds.generation.data import prepare_enhancement
+
         return prepare_enhancement(config)
 
     def metrics_task(self, prepared) -> dict[str, str]:
         return {"task": "image_to_image"}
 
     def load_preprocessor(self, state: dict[str, Any]) -> EnhancementPreprocessor:
+        from deepwise.kinds.generation.data import EnhancementPreprocessor
+
         return EnhancementPreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun):
@@ -92,12 +88,16 @@ class ImageToImageKind(DataKind):
         return EnhancementPredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.kinds.generation.report import enhancement_sections
+
         return enhancement_sections(ctx)
 
     def task_label(self, ctx) -> str:
         return "image to image (enhancement)"
 
     def guard_text(self, guard: dict[str, Any]) -> str:
+        from deepwise.kinds.generation.report import enhancement_guard_text
+
         return enhancement_guard_text(guard)
 
     def card_source(self, ctx, n_inputs: int) -> str:
@@ -108,12 +108,18 @@ class ImageToImageKind(DataKind):
         return [["inputs", "image", f"{shape[1]}x{shape[0]}, {shape[2]} channel(s), values 0-1"]]
 
     def card_usage(self, ctx, columns: str, proba_note: str):
+        from deepwise.kinds.generation.report import enhancement_card_usage
+
         return enhancement_card_usage(ctx)
 
     def card_guard_limit(self, guard: dict[str, Any], rate: float, observed: list[str]) -> str:
+        from deepwise.kinds.generation.report import enhancement_card_guard_limit
+
         return enhancement_card_guard_limit(guard, rate, observed)
 
     def card_scope_limit(self) -> str:
+        from deepwise.kinds.generation.report import ENHANCEMENT_SCOPE
+
         return ENHANCEMENT_SCOPE
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:
@@ -128,6 +134,8 @@ class ImageToImageKind(DataKind):
         return pixels, {"inputs": pixels}
 
     def export_input_text(self, inputs: str) -> str:
+        from deepwise.kinds.generation.report import ENHANCEMENT_INPUT
+
         return ENHANCEMENT_INPUT.format(inputs=inputs)
 
 

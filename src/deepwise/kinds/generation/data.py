@@ -25,6 +25,7 @@ from deepwise.guard import OODGuard
 from deepwise.inspection import Finding, Findings
 from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import merged_splits
+from deepwise.kinds.generation import MODEL_TYPES
 from deepwise.kinds.generation.baselines import baseline_outputs, fit_baselines
 from deepwise.kinds.generation.filters import find_fixed_filter
 from deepwise.kinds.generation.guard import ImageGuard, fit_image_guard
@@ -57,7 +58,6 @@ WARNING = (
     "usually look like. Detail it adds may never have been in the input, and far from its training images it "
     "invents most."
 )
-MODEL_TYPES = ("auto", "unet")
 EXAMPLES = 3  # best and worst test images kept for the report
 MAX_GUARD_INPUTS = 2000
 
@@ -76,17 +76,6 @@ def check_enhancement_config(config: Config) -> None:
             expected="training.distribution: none",
             fix="train on one process.",
         )
-
-
-def has_pair_folders(path: str | Path) -> bool:
-    """True for a folder holding ``inputs/`` and ``targets/`` (the image-to-image layout).
-
-    Example:
-        >>> has_pair_folders("denoise/")
-        True
-    """
-    root = Path(path)
-    return root.is_dir() and (root / "inputs").is_dir() and (root / "targets").is_dir()
 
 
 def fingerprint_pairs(folder: str | Path) -> str:

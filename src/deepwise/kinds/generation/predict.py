@@ -27,12 +27,12 @@ from deepwise.errors import DataError
 from deepwise.guard import GuardReport
 from deepwise.kinds.base import Predictor
 from deepwise.kinds.generation.baselines import align_inputs, baseline_outputs
-from deepwise.kinds.generation.data import WARNING, has_pair_folders, image_guard_of, image_scores
+from deepwise.kinds.generation.data import WARNING, image_guard_of, image_scores
 from deepwise.kinds.generation.guard import ImageGuard
 from deepwise.kinds.generation.image2image import enhance
 from deepwise.kinds.generation.marking import generation_mark, save_marked_image
 from deepwise.kinds.generation.metrics import psnr_per_image
-from deepwise.kinds.generation.read import IMAGE_SUFFIXES, load_image, read_pairs
+from deepwise.kinds.generation.read import IMAGE_SUFFIXES, has_pair_folders, load_image, read_pairs
 from deepwise.records import atomic_write_text
 
 PREDICTIONS_CSV = "predictions.csv"

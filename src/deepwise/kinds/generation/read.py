@@ -63,6 +63,17 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
     return found
 
 
+def has_pair_folders(path: str | Path) -> bool:
+    """True for a folder holding ``inputs/`` and ``targets/`` (the image-to-image layout).
+
+    Example:
+        >>> has_pair_folders("denoise/")
+        True
+    """
+    root = Path(path)
+    return root.is_dir() and (root / "inputs").is_dir() and (root / "targets").is_dir()
+
+
 def pair_files(folder: str | Path) -> list[tuple[str, Path, Path]]:
     """(stem, input path, target path) for every matching pair, sorted by stem.
 

@@ -9,25 +9,23 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
-from deepwise.data.images import is_image_source
 from deepwise.kinds.base import DataKind, SavedRun
-from deepwise.kinds.images.data import IMAGE_MODELS, ImageData, ImageProblem, formulate_images, prepare_images
-from deepwise.kinds.images.predict import ImagePredictor
-from deepwise.kinds.images.report import (
-    NO_IMPORTANCE,
-    image_card_guard_limit,
-    image_card_source,
-    image_card_usage,
-    image_guard_text,
-    image_sections,
-)
-from deepwise.prepare.images import ImagePreprocessor
 
+if TYPE_CHECKING:
+    from deepwise.kinds.images.data import ImageData, ImageProblem
+    from deepwise.kinds.images.predict import ImagePredictor
+    from deepwise.prepare.images import ImagePreprocessor
+
+IMAGE_MODELS = ("cnn", "pretrained")
+NO_IMPORTANCE = (
+    "Permutation importance is not measured for images: a single pixel is not a meaningful input to shuffle. The test "
+    "images and the most confident mistakes above show what the network gets right and wrong."
+)
 IMAGE_INPUT = """It takes images as raw pixel values (0-255, not rescaled: the network does that
   itself): {inputs}, i.e. [images, height, width, channels].
 - `preprocessing.json`: the image size and channels to resize and convert your images to, and the classes."""
@@ -44,42 +42,62 @@ class ImagesKind(DataKind):
     no_importance_note: ClassVar[str | None] = NO_IMPORTANCE
 
     def claims(self, config: Config) -> bool:
+        from deepwise.data.images import is_image_source
+
         return is_image_source(config.data.path, config.data.image_column)
 
     def formulate(self, config: Config) -> ImageProblem:
+        from deepwise.kinds.images.data import formulate_images
+
         return formulate_images(config)
 
     def prepare(self, config: Config) -> ImageData:
+        from deepwise.kinds.images.data import prepare_images
+
         return prepare_images(config)
 
     def metrics_task(self, prepared) -> dict[str, str]:
         return {"task": "image_classification", "output": prepared.task.name}
 
     def load_preprocessor(self, state: dict[str, Any]) -> ImagePreprocessor:
+        from deepwise.prepare.images import ImagePreprocessor
+
         return ImagePreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun) -> ImagePredictor:
+        from deepwise.kinds.images.predict import ImagePredictor
+
         return ImagePredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.kinds.images.report import image_sections
+
         return image_sections(ctx)
 
     def task_label(self, ctx) -> str:
         return "image classification"
 
     def guard_text(self, guard: dict[str, Any]) -> str:
+        from deepwise.kinds.images.report import image_guard_text
+
         return image_guard_text(guard)
 
     def card_source(self, ctx, n_inputs: int) -> str:
+        from deepwise.kinds.images.report import image_card_source
+
         return image_card_source(ctx)
 
     def card_inputs(self, ctx) -> list[list[str]]:
         return []
 
     def card_usage(self, ctx, columns: str, proba_note: str):
+        from deepwise.kinds.images.report import image_card_usage
+
         return image_card_usage(ctx, columns, proba_note)
 
     def card_guard_limit(self, guard: dict[str, Any], rate: float, observed: list[str]) -> str:
+        from deepwise.kinds.images.report import image_card_guard_limit
+
         return image_card_guard_limit(guard, rate, observed)
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:

@@ -23,6 +23,7 @@ from deepwise.guard import InputStatistics, OODGuard
 from deepwise.inspection import inspect_images
 from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import fit_arrays, merged_splits, model_input
+from deepwise.kinds.images import IMAGE_MODELS
 from deepwise.models.activations import check_activation
 from deepwise.models.cnn import (
     SMALL_IMAGE,
@@ -48,7 +49,6 @@ from deepwise.prepare.tabular import FEATURES
 from deepwise.records import RunFiles
 from deepwise.tasks import TASKS
 
-IMAGE_MODELS = ("cnn", "pretrained")
 #: images train at batch 16 by default: on a CPU the CNN's step costs less per image at 16 than at 32 and far less
 #: than at 64 (MNIST CNN: 5,850 / 5,260 / 3,180 images/s; bench/cnn_batch_size.py).
 IMAGE_BATCH_SIZE = 16

@@ -240,12 +240,6 @@ def image_sections(ctx: ReportContext) -> list[Section]:
     return own + output_sections(ctx)
 
 
-NO_IMPORTANCE = (
-    "Permutation importance is not measured for images: a single pixel is not a meaningful input to shuffle. The test "
-    "images and the most confident mistakes above show what the network gets right and wrong."
-)
-
-
 def image_guard_text(guard: dict[str, Any]) -> str:
     rate = guard.get("false_alarm_rate_target", 0.0)
     confidence = (

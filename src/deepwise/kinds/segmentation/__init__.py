@@ -24,30 +24,18 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
 from deepwise.kinds.base import DataKind, SavedRun
-from deepwise.kinds.segmentation.data import (
-    MODEL_TYPES,
-    SegmentationPrepared,
-    SegmentationProblem,
-    formulate_segmentation,
-    prepare_segmentation,
-)
-from deepwise.kinds.segmentation.read import is_segmentation_folder
-from deepwise.kinds.segmentation.report import (
-    SEGMENTATION_INPUT,
-    SEGMENTATION_SCOPE,
-    segmentation_card_guard_limit,
-    segmentation_card_usage,
-    segmentation_guard_text,
-    segmentation_sections,
-)
-from deepwise.kinds.segmentation.state import SegmentationPreprocessor
 
+if TYPE_CHECKING:
+    from deepwise.kinds.segmentation.data import SegmentationPrepared, SegmentationProblem
+    from deepwise.kinds.segmentation.state import SegmentationPreprocessor
+
+MODEL_TYPES = ("unet",)
 NO_IMPORTANCE = (
     "Permutation importance is not measured for segmentation: one pixel is not an input to shuffle. The overlays "
     "of the best and worst test images show where the network fails."
@@ -65,18 +53,26 @@ class SegmentationKind(DataKind):
     model_types: ClassVar[tuple[str, ...]] = MODEL_TYPES
 
     def claims(self, config: Config) -> bool:
+        from deepwise.kinds.segmentation.read import is_segmentation_folder
+
         return config.problem.task == "segmentation" or is_segmentation_folder(config.data.path)
 
     def formulate(self, config: Config) -> SegmentationProblem:
+        from deepwise.kinds.segmentation.data import formulate_segmentation
+
         return formulate_segmentation(config)
 
     def prepare(self, config: Config) -> SegmentationPrepared:
+        from deepwise.kinds.segmentation.data import prepare_segmentation
+
         return prepare_segmentation(config)
 
     def metrics_task(self, prepared) -> dict[str, str]:
         return {"task": "segmentation"}
 
     def load_preprocessor(self, state: dict[str, Any]) -> SegmentationPreprocessor:
+        from deepwise.kinds.segmentation.state import SegmentationPreprocessor
+
         return SegmentationPreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun):
@@ -85,12 +81,16 @@ class SegmentationKind(DataKind):
         return SegmentationPredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.kinds.segmentation.report import segmentation_sections
+
         return segmentation_sections(ctx)
 
     def task_label(self, ctx) -> str:
         return "segmentation (a class per pixel)"
 
     def guard_text(self, guard: dict[str, Any]) -> str:
+        from deepwise.kinds.segmentation.report import segmentation_guard_text
+
         return segmentation_guard_text(guard)
 
     def card_source(self, ctx, n_inputs: int) -> str:
@@ -100,12 +100,18 @@ class SegmentationKind(DataKind):
         return []
 
     def card_usage(self, ctx, columns: str, proba_note: str):
+        from deepwise.kinds.segmentation.report import segmentation_card_usage
+
         return segmentation_card_usage(ctx)
 
     def card_guard_limit(self, guard: dict[str, Any], rate: float, observed: list[str]) -> str:
+        from deepwise.kinds.segmentation.report import segmentation_card_guard_limit
+
         return segmentation_card_guard_limit(guard, rate, observed)
 
     def card_scope_limit(self) -> str:
+        from deepwise.kinds.segmentation.report import SEGMENTATION_SCOPE
+
         return SEGMENTATION_SCOPE
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:
@@ -123,6 +129,8 @@ class SegmentationKind(DataKind):
         return pixels, {"image": pixels}
 
     def export_input_text(self, inputs: str) -> str:
+        from deepwise.kinds.segmentation.report import SEGMENTATION_INPUT
+
         return SEGMENTATION_INPUT.format(inputs=inputs)
 
 

@@ -48,7 +48,6 @@ SEGMENTATION = TaskSpec(
     "(or cells); the verdict compares the foreground IoU (two classes) or the mean IoU with the best baseline by a "
     "paired bootstrap over the test units",
 )
-MODEL_TYPES = ("unet",)
 #: early stopping waits 10 epochs of 40 patch batches: the validation loss of a U-Net is noisy from epoch to epoch
 #: (few validation cells); the pipeline's measurements on the nuclei image reached their best epoch after 20-50
 SEGMENTATION_PATIENCE = 10

@@ -9,23 +9,20 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
 from deepwise.kinds.base import DataKind, SavedRun
-from deepwise.kinds.series.data import SEQUENCE_MODELS, SeriesData, SeriesProblem, formulate_series, prepare_series
-from deepwise.kinds.series.predict import SeriesPredictor
-from deepwise.kinds.series.report import (
-    SERIES_SCOPE,
-    forecasting_sections,
-    series_card_inputs,
-    series_card_source,
-    series_card_usage,
-)
-from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.tabular import FEATURES
+
+if TYPE_CHECKING:
+    from deepwise.kinds.series.data import SeriesData, SeriesProblem
+    from deepwise.kinds.series.predict import SeriesPredictor
+    from deepwise.prepare.series import SeriesPreprocessor
+
+SEQUENCE_MODELS = ("mlp", "conv1d", "lstm", "gru")
 
 
 class SeriesKind(DataKind):
@@ -39,36 +36,54 @@ class SeriesKind(DataKind):
         return config.problem.task == "forecasting"
 
     def formulate(self, config: Config) -> SeriesProblem:
+        from deepwise.kinds.series.data import formulate_series
+
         return formulate_series(config)
 
     def prepare(self, config: Config) -> SeriesData:
+        from deepwise.kinds.series.data import prepare_series
+
         return prepare_series(config)
 
     def metrics_task(self, prepared) -> dict[str, str]:
         return {"task": "forecasting", "output": prepared.task.name}
 
     def load_preprocessor(self, state: dict[str, Any]) -> SeriesPreprocessor:
+        from deepwise.prepare.series import SeriesPreprocessor
+
         return SeriesPreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun) -> SeriesPredictor:
+        from deepwise.kinds.series.predict import SeriesPredictor
+
         return SeriesPredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.kinds.series.report import forecasting_sections
+
         return forecasting_sections(ctx)
 
     def task_label(self, ctx) -> str:
         return f"forecasting ({ctx.output})"
 
     def card_source(self, ctx, n_inputs: int) -> str:
+        from deepwise.kinds.series.report import series_card_source
+
         return series_card_source(ctx)
 
     def card_inputs(self, ctx) -> list[list[str]]:
+        from deepwise.kinds.series.report import series_card_inputs
+
         return series_card_inputs(ctx)
 
     def card_usage(self, ctx, columns: str, proba_note: str):
+        from deepwise.kinds.series.report import series_card_usage
+
         return series_card_usage(ctx, columns, proba_note)
 
     def card_scope_limit(self) -> str:
+        from deepwise.kinds.series.report import SERIES_SCOPE
+
         return SERIES_SCOPE
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:

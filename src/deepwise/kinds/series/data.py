@@ -24,6 +24,7 @@ from deepwise.guard import OODGuard
 from deepwise.inspection import inspect
 from deepwise.kinds.base import Prepared, Problem
 from deepwise.kinds.feeding import fit_arrays, model_input
+from deepwise.kinds.series import SEQUENCE_MODELS
 from deepwise.kinds.table.formulate import check_model_type, check_target, choose_columns, output_task
 from deepwise.models.activations import check_activation
 from deepwise.models.inference import predict_rows
@@ -33,8 +34,6 @@ from deepwise.models.sequence import build_sequence_model, describe_sequence_mod
 from deepwise.prepare.series import SeriesPreprocessor
 from deepwise.prepare.tabular import FEATURES
 from deepwise.tasks import TASKS
-
-SEQUENCE_MODELS = ("mlp", "conv1d", "lstm", "gru")
 
 
 @dataclass

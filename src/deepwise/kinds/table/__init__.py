@@ -7,17 +7,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
 from deepwise.kinds.base import DataKind, Problem, SavedRun
-from deepwise.kinds.feeding import model_input
-from deepwise.kinds.table.data import TableData, formulate_table, prepare_table
-from deepwise.kinds.table.predict import TablePredictor
-from deepwise.prepare.tabular import TabularPreprocessor
-from deepwise.render.outputs import output_sections
+
+if TYPE_CHECKING:
+    from deepwise.kinds.table.data import TableData
+    from deepwise.kinds.table.predict import TablePredictor
+    from deepwise.prepare.tabular import TabularPreprocessor
 
 
 class TableKind(DataKind):
@@ -29,18 +29,28 @@ class TableKind(DataKind):
         return True  # the default: any table that no other kind claims
 
     def formulate(self, config: Config) -> Problem:
+        from deepwise.kinds.table.data import formulate_table
+
         return formulate_table(config)
 
     def prepare(self, config: Config) -> TableData:
+        from deepwise.kinds.table.data import prepare_table
+
         return prepare_table(config)
 
     def load_preprocessor(self, state: dict[str, Any]) -> TabularPreprocessor:
+        from deepwise.prepare.tabular import TabularPreprocessor
+
         return TabularPreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun) -> TablePredictor:
+        from deepwise.kinds.table.predict import TablePredictor
+
         return TablePredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.render.outputs import output_sections
+
         return output_sections(ctx)
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:
@@ -59,6 +69,8 @@ class TableKind(DataKind):
         return table_script(run)
 
     def sample_inputs(self, run: SavedRun, n: int, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
+        from deepwise.kinds.feeding import model_input
+
         arrays = run.preprocessor.transform(sample_rows(run.preprocessor, n, seed))
         return model_input(arrays), arrays
 

@@ -23,32 +23,18 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepwise.config import Config
 from deepwise.kinds.base import DataKind, SavedRun
-from deepwise.kinds.translation.data import (
-    MODEL_TYPES,
-    TranslationData,
-    TranslationProblem,
-    formulate_translation,
-    prepare_translation,
-)
-from deepwise.kinds.translation.detect import claims_translation
-from deepwise.kinds.translation.report import (
-    TRANSLATION_INPUT,
-    TRANSLATION_SCOPE,
-    translation_card_guard_limit,
-    translation_card_inputs,
-    translation_card_usage,
-    translation_guard_text,
-    translation_sections,
-)
-from deepwise.kinds.translation.state import TranslationPreprocessor
-from deepwise.kinds.translation.tokenize import END, START
 
+if TYPE_CHECKING:
+    from deepwise.kinds.translation.data import TranslationData, TranslationProblem
+    from deepwise.kinds.translation.state import TranslationPreprocessor
+
+MODEL_TYPES = ("gru",)
 NO_IMPORTANCE = (
     "Permutation importance is not measured for translation: one token of a sentence is not an input to shuffle. "
     "The attention maps and the worst translations above show what the network reads and where it fails."
@@ -66,18 +52,26 @@ class TranslationKind(DataKind):
     model_types: ClassVar[tuple[str, ...]] = MODEL_TYPES
 
     def claims(self, config: Config) -> bool:
+        from deepwise.kinds.translation.detect import claims_translation
+
         return claims_translation(config)
 
     def formulate(self, config: Config) -> TranslationProblem:
+        from deepwise.kinds.translation.data import formulate_translation
+
         return formulate_translation(config)
 
     def prepare(self, config: Config) -> TranslationData:
+        from deepwise.kinds.translation.data import prepare_translation
+
         return prepare_translation(config)
 
     def metrics_task(self, prepared) -> dict[str, str]:
         return {"task": "translation"}
 
     def load_preprocessor(self, state: dict[str, Any]) -> TranslationPreprocessor:
+        from deepwise.kinds.translation.state import TranslationPreprocessor
+
         return TranslationPreprocessor.from_dict(state)
 
     def predictor(self, run: SavedRun):
@@ -86,12 +80,16 @@ class TranslationKind(DataKind):
         return TranslationPredictor(run)
 
     def report_sections(self, ctx):
+        from deepwise.kinds.translation.report import translation_sections
+
         return translation_sections(ctx)
 
     def task_label(self, ctx) -> str:
         return "translation (sequence to sequence)"
 
     def guard_text(self, guard: dict[str, Any]) -> str:
+        from deepwise.kinds.translation.report import translation_guard_text
+
         return translation_guard_text(guard)
 
     def card_source(self, ctx, n_inputs: int) -> str:
@@ -99,15 +97,23 @@ class TranslationKind(DataKind):
         return f"one sentence ('{source}')"
 
     def card_inputs(self, ctx) -> list[list[str]]:
+        from deepwise.kinds.translation.report import translation_card_inputs
+
         return translation_card_inputs(ctx)
 
     def card_usage(self, ctx, columns: str, proba_note: str):
+        from deepwise.kinds.translation.report import translation_card_usage
+
         return translation_card_usage(ctx)
 
     def card_guard_limit(self, guard: dict[str, Any], rate: float, observed: list[str]) -> str:
+        from deepwise.kinds.translation.report import translation_card_guard_limit
+
         return translation_card_guard_limit(guard, rate, observed)
 
     def card_scope_limit(self) -> str:
+        from deepwise.kinds.translation.report import TRANSLATION_SCOPE
+
         return TRANSLATION_SCOPE
 
     def add_routes(self, app: Any, run: SavedRun, responses: dict, limits: dict[str, int]) -> None:
@@ -117,6 +123,8 @@ class TranslationKind(DataKind):
 
     def sample_inputs(self, run: SavedRun, n: int, seed: int = 0) -> tuple[Any, dict[str, np.ndarray]]:
         """Random token ids of the network's shape: a source (ids, end, padding) and a decoder input (start, ids)."""
+        from deepwise.kinds.translation.tokenize import END, START
+
         state = run.preprocessor.network
         rng = np.random.default_rng(seed)
         source = rng.integers(4, state["source_vocab"], (n, state["source_len"])).astype(np.int32)
@@ -130,6 +138,8 @@ class TranslationKind(DataKind):
         return arrays, arrays
 
     def export_input_text(self, inputs: str) -> str:
+        from deepwise.kinds.translation.report import TRANSLATION_INPUT
+
         return TRANSLATION_INPUT.format(inputs=inputs)
 
 

@@ -61,7 +61,6 @@ TRANSLATION_BATCH_SIZE = 64
 #: early stopping waits 5 epochs: the validation loss of a seq2seq network falls smoothly, and the automatic 20
 #: epochs (1,000 steps at 51 steps an epoch) would double the training time after the best epoch
 TRANSLATION_PATIENCE = 5
-MODEL_TYPES = ("gru",)
 DEFAULT_DROPOUT = 0.1
 
 
