@@ -62,4 +62,4 @@ def test_explain_a_table_run_and_an_image_run(tmp_path, penguins_csv, cli):
     # in Jupyter a run shows its verdict, the network next to the baselines, and its learning curves
     shown = table._repr_html_()
     assert f"Verdict: {table.metrics['verdict']['code']}" in shown and "<td>the network</td>" in shown
-    assert "<td>linear</td>" in shown and '<img src="data:image/png;base64,' in shown
+    assert "<td>linear</td>" in shown and '<img src="data:image/svg+xml;base64,' in shown

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.report_page import CLASSIFICATION, COMMON, REGRESSION, Page, chromium, needs_chromium
+from helpers.report_page import CLASSIFICATION, COMMON, IMAGE_URIS, REGRESSION, Page, chromium, needs_chromium
 
 import deepwise
 from deepwise.render.common import diagnose_fit
@@ -53,7 +53,7 @@ def test_report_sections_self_contained(runs, reports, task):
     assert expected <= set(page.sections), expected - set(page.sections)
     assert page.scripts == 0 and page.external == []  # opens offline, runs no code
     assert len(page.images) >= (8 if task != "regression" else 6)
-    assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.images)
+    assert all(src.startswith(IMAGE_URIS) and len(src) > 2000 for src in page.images)
     assert "Diagnosis:" in page.section_text("learning-curves")
     assert runs[task].metrics["verdict"]["code"] in page.section_text("verdict")
     metrics = page.section_text("metrics")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.report_page import CLASSIFICATION, COMMON, REGRESSION, Page, chromium, needs_chromium
+from helpers.report_page import CLASSIFICATION, COMMON, IMAGE_URIS, REGRESSION, Page, chromium, needs_chromium
 from PIL import Image
 
 import deepwise
@@ -88,7 +88,7 @@ def _check_page(page: Page, expected: set[str], min_images: int) -> None:
     assert expected <= set(page.sections), expected - set(page.sections)
     assert page.scripts == 0 and page.external == []  # opens offline, runs no code
     assert len(page.images) >= min_images
-    assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.images)
+    assert all(src.startswith(IMAGE_URIS) and len(src) > 2000 for src in page.images)
 
 
 def _figures(html: str, section_id: str) -> int:

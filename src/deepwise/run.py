@@ -92,7 +92,7 @@ class Run:
         except (OSError, ValueError):
             history = None
         if history is not None and {"loss", "val_loss"} <= set(history.columns) and len(history):
-            from deepwise.render.plots import line_chart
+            from deepwise.render.charts import line_chart
 
             uri = line_chart(
                 {"train": history["loss"], "validation": history["val_loss"]},

@@ -3,6 +3,8 @@ Chromium (a system program: tests that need it skip with the install command whe
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -38,6 +40,9 @@ CLASSIFICATION = {"confusion-matrix", "per-class", "roc-curves", "pr-curves", "c
 REGRESSION = {"predicted-vs-true", "residuals"}
 
 
+IMAGE_URIS = ("data:image/png;base64,", "data:image/svg+xml;base64,")  # matplotlib figures, pygal charts
+
+
 class Page(HTMLParser):
     """Section ids, images and anything that would need the network or run code."""
 
@@ -59,6 +64,7 @@ class Page(HTMLParser):
             self.text[self._current] = []
         if tag == "img":
             self.images.append(attrs.get("src", ""))
+            self._inside_svg(attrs.get("src", ""))
         if tag in ("script", "iframe", "object", "embed"):
             self.scripts += 1
         for key in ("src", "href"):
@@ -67,6 +73,13 @@ class Page(HTMLParser):
                 self.external.append(value)
         if tag == "link":
             self.external.append(attrs.get("href", "link"))
+
+    def _inside_svg(self, src: str) -> None:
+        """An inline SVG chart counts as part of the page: no script in it, nothing it fetches."""
+        if src.startswith("data:image/svg+xml;base64,"):
+            svg = base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+            self.scripts += len(re.findall(r"<(script|iframe|object|embed|foreignObject)\b", svg))
+            self.external += re.findall(r"""(?:href|src)=["'](?:https?:|//)[^"']*""", svg)
 
     def handle_data(self, data):
         if self._current is not None:

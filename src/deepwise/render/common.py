@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deepwise.evaluation import LOWER_IS_BETTER
-from deepwise.render import plots
+from deepwise.render import charts
 from deepwise.render.blocks import (
     BASELINE_LABELS,
     VERDICT_LABELS,
@@ -205,7 +205,7 @@ def verdict_section(ctx: ReportContext) -> Section | None:
     if intervals:
         blocks.append(
             Figure(
-                plots.interval_chart(
+                charts.interval_chart(
                     intervals,
                     title=f"Difference in test {metric_label(metric)} (95 % bootstrap interval)",
                     xlabel=f"network minus baseline ({metric_label(metric)}; > 0: the network is better)",
@@ -349,7 +349,7 @@ def learning_curves_section(ctx: ReportContext) -> Section | None:
     log_y = bool(values.size and values.max() / values.min() > 100)
     blocks.append(
         Figure(
-            plots.line_chart(
+            charts.line_chart(
                 loss,
                 x=epochs,
                 title="Loss per epoch",
@@ -364,7 +364,7 @@ def learning_curves_section(ctx: ReportContext) -> Section | None:
     if metric:
         blocks.append(
             Figure(
-                plots.line_chart(
+                charts.line_chart(
                     {
                         "train": history[metric].to_numpy(dtype=float),
                         "validation": history[f"val_{metric}"].to_numpy(dtype=float),
@@ -409,7 +409,7 @@ def importance_section(ctx: ReportContext) -> Section | None:
     names = list(cols)
     blocks: list[Block] = [
         Figure(
-            plots.bar_chart(
+            charts.bar_chart(
                 names,
                 [cols[c]["mean"] for c in names],
                 errors=[cols[c].get("std", 0.0) for c in names],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepwise.evaluation import class_probabilities
-from deepwise.render import plots
+from deepwise.render import charts
 from deepwise.render.blocks import Figure, Paragraph, Section, Table, fmt, unavailable
 from deepwise.render.context import ReportContext, TestPredictions
 
@@ -25,10 +25,10 @@ def confusion_section(ctx: ReportContext) -> Section | None:
         "Confusion matrix",
         [
             Figure(
-                plots.heatmap(matrix["matrix"], matrix["labels"], title="Test split: true vs predicted class"),
-                alt="Confusion matrix heatmap of the test split",
-                caption="Rows: the true class; columns: the predicted class; numbers: rows of the test split; colour: "
-                "share of the true class. The diagonal holds the correct predictions.",
+                charts.heatmap(matrix["matrix"], matrix["labels"], title="Test split: true vs predicted class"),
+                alt="Confusion matrix of the test split",
+                caption="Rows: the true class; columns: the predicted class; numbers: rows of the test split; dot "
+                "size: share of the true class. The diagonal holds the correct predictions.",
             )
         ],
     )
@@ -87,7 +87,7 @@ def _class_curves(ctx: ReportContext, preds: TestPredictions) -> list[Section]:
         "ROC curves",
         [
             Figure(
-                plots.curves(
+                charts.curves(
                     roc_items,
                     title="ROC curve (test split)",
                     xlabel="false positive rate",
@@ -107,7 +107,7 @@ def _class_curves(ctx: ReportContext, preds: TestPredictions) -> list[Section]:
         "Precision-recall curves",
         [
             Figure(
-                plots.curves(
+                charts.curves(
                     pr_items,
                     title="Precision-recall curve (test split)",
                     xlabel="recall",
@@ -153,7 +153,7 @@ def calibration_section(task: str, proba: np.ndarray, y: np.ndarray, classes: li
         "Calibration",
         [
             Figure(
-                plots.calibration_chart(items, confidences, title="Calibration (test split)", xlabel=xlabel),
+                charts.calibration_chart(items, confidences, title="Calibration (test split)", xlabel=xlabel),
                 alt="Calibration curve",
                 caption=caption + " On the diagonal, a probability of 0.8 means right 8 times in 10; below it the "
                 "network is over-confident, above it under-confident. Bins with few rows are noisy.",
@@ -195,7 +195,7 @@ def regression_sections(ctx: ReportContext) -> list[Section]:
             "Predicted vs true",
             [
                 Figure(
-                    plots.scatter_true_pred(y, pred, title=f"Test split: '{target}'"),
+                    charts.scatter_true_pred(y, pred, title=f"Test split: '{target}'"),
                     alt="Predicted against true values",
                     caption="One point per test row. Points on the dotted line are predicted exactly; a cloud "
                     "flatter than the line means the network pulls predictions towards the mean.",
@@ -207,7 +207,7 @@ def regression_sections(ctx: ReportContext) -> list[Section]:
             "Residuals",
             [
                 Figure(
-                    plots.residual_chart(y, pred, title="Residuals against prediction"),
+                    charts.residual_chart(y, pred, title="Residuals against prediction"),
                     alt="Residual plots",
                     caption="Residual = true - predicted. A pattern (a curve, a funnel widening to one side) means "
                     "the errors depend on the prediction: the network misses some structure, or the noise grows "
