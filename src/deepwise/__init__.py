@@ -7,16 +7,19 @@ Example:
 """
 
 from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
-from deepwise.config import Config, load_config  # noqa: E402
-from deepwise.doctor import doctor  # noqa: E402
-from deepwise.errors import DeepwiseError  # noqa: E402
-from deepwise.formulate import formulate  # noqa: E402
-from deepwise.inspection import Finding, Findings, inspect  # noqa: E402
-from deepwise.report import report as write_report  # noqa: E402
-from deepwise.run import Run, generate, load_run, predict  # noqa: E402
-from deepwise.train import resume, train  # noqa: E402
-from deepwise.tune import StudyResult, tune  # noqa: E402
-from deepwise.version import __version__  # noqa: E402
+from deepwise.collector import set_aside as _set_aside
+
+with _set_aside():  # the garbage collector skips the libraries imported before deepwise while deepwise imports
+    from deepwise.config import Config, load_config
+    from deepwise.doctor import doctor
+    from deepwise.errors import DeepwiseError
+    from deepwise.formulate import formulate
+    from deepwise.inspection import Finding, Findings, inspect
+    from deepwise.report import report as write_report
+    from deepwise.run import Run, generate, load_run, predict
+    from deepwise.train import resume, train
+    from deepwise.tune import StudyResult, tune
+    from deepwise.version import __version__
 
 __all__ = [
     "Config",

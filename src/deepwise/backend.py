@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 DEFAULT_BACKEND = "jax"
@@ -70,8 +71,13 @@ use_compile_cache()
 
 def keras_module():
     """Return the ``keras`` module, imported with the chosen backend."""
+    first = "keras" not in sys.modules
     import keras
 
+    if first:  # inside a train call, its objects (and JAX's) join the ones the collector skips
+        from deepwise.collector import set_aside_imported
+
+        set_aside_imported()
     return keras
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from deepwise.collector import set_aside
 from deepwise.config import (
     Config,
     DataConfig,
@@ -113,6 +114,7 @@ def _check_config(cfg: Config) -> None:
         )
 
 
+@set_aside()  # the garbage collector skips the imported libraries while the run trains
 def train(
     config: str | Path | Config | dict,
     *,
@@ -207,6 +209,7 @@ def _start_run(data: Prepared, kind: DataKind, findings, runs_dir, run_dir, star
     return path, manifest
 
 
+@set_aside()
 def resume(run_dir: str | Path, *, verbose: bool = True, console: Console | None = None) -> Run:
     """Continue an interrupted run from its last checkpoint and return the complete :class:`Run`."""
     out = console_for(verbose, console)

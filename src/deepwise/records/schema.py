@@ -180,11 +180,13 @@ class Metrics(Record):
 
 def environment() -> dict[str, Any]:
     """Versions, hardware and command line, for the manifest."""
-    import keras
     import numpy
     import pandas
     import sklearn
 
+    from deepwise.backend import keras_module
+
+    keras = keras_module()
     versions = {
         "deepwise": __version__,
         "python": platform.python_version(),
