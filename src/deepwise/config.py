@@ -24,9 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deepwise.errors import ConfigError
 
-Task = Literal[
-    "auto", "binary", "multiclass", "regression", "forecasting", "translation", "segmentation", "generate"
-]
+Task = Literal["auto", "binary", "multiclass", "regression", "forecasting", "translation", "segmentation", "generate"]
 Output = Literal["auto", "binary", "multiclass", "regression"]
 MAX_IMAGE_SIDE = 4096
 MAX_CONFIG_VALUES = 100_000  # a YAML alias bomb ("billion laughs") expands far beyond this
@@ -244,7 +242,13 @@ class EarlyStoppingConfig(_Section):
         description="epochs without improvement before stopping; null = the epochs that make about 1,000 "
         "training steps, at least 5 and at most 20",
     )
-    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
+    min_delta: float | None = Field(
+        None,
+        ge=0,
+        description="smallest decrease of the validation loss that counts as an improvement; null = 0.1 % of the "
+        "loss of the best constant prediction (the training split's mean or class shares), 0 for kinds with a loss "
+        "of their own",
+    )
 
 
 class TrainingConfig(_Section):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -29,6 +31,27 @@ class TaskSpec:
     @property
     def is_classification(self) -> bool:
         return self.name in ("binary", "multiclass")
+
+    def constant_loss(self, y_train: np.ndarray, y_validation: np.ndarray) -> float:
+        """The loss (:attr:`loss`) on ``y_validation`` of the best constant prediction learned from ``y_train``:
+        the training split's mean (regression) or class shares (classification); the loss of knowing nothing
+        about the inputs.
+
+        Example:
+            >>> round(TASKS["multiclass"].constant_loss(np.array([0, 1, 2]), np.array([0, 1, 2])), 4)  # ln 3
+            1.0986
+        """
+        train = np.asarray(y_train, dtype=float)
+        validation = np.asarray(y_validation, dtype=float)
+        if self.name == "regression":
+            return float(np.mean((validation - train.mean(axis=0)) ** 2))
+        if self.name == "binary":
+            p = float(np.clip(train.mean(), 1e-7, 1 - 1e-7))
+            return float(-np.mean(validation * np.log(p) + (1 - validation) * np.log(1 - p)))
+        labels = validation.astype(int).ravel()
+        counts = np.bincount(train.astype(int).ravel(), minlength=int(labels.max(initial=0)) + 1)
+        shares = np.clip(counts / max(1, counts.sum()), 1e-7, 1.0)
+        return float(-np.mean(np.log(shares[labels])))
 
 
 TASKS: dict[str, TaskSpec] = {

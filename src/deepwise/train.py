@@ -97,7 +97,7 @@ def prepare(config: Config) -> Prepared:
     """Steps 1-3 for a config: its kind of data reads, formulates, splits and preprocesses it (fitted on the training
     split only), and the automatic training settings are resolved."""
     data = kind_for_config(config).prepare(config)
-    resolve_training(data.config.training, len(data.y["train"]), data.default_batch_size)
+    resolve_training(data.config.training, len(data.y["train"]), data.default_batch_size, data.constant_loss())
     return data
 
 

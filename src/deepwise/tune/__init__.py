@@ -240,7 +240,7 @@ def _head_best_epoch(run_dir: Path, head_end: int, cfg: Config) -> int | None:
         return None
     best, best_epoch = math.inf, None
     for epoch, loss in enumerate(losses, start=1):  # Keras' rule: better by more than min_delta
-        if best_epoch is None or loss + cfg.training.early_stopping.min_delta < best:  # Keras: the 1st always
+        if best_epoch is None or loss + (cfg.training.early_stopping.min_delta or 0.0) < best:  # Keras: the 1st always
             best, best_epoch = loss, epoch
     return best_epoch
 

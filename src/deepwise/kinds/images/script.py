@@ -63,7 +63,7 @@ def image_script(run: Any) -> str:
         "batch_size": int(cfg.training.batch_size or 16),
         "epochs": int(cfg.training.epochs),
         "patience": int(cfg.training.early_stopping.patience or 20),
-        "min_delta": float(cfg.training.early_stopping.min_delta),
+        "min_delta": float(cfg.training.early_stopping.min_delta or 0.0),
         "early_stopping": bool(cfg.training.early_stopping.enabled),
         "run_score": round(float(metrics["test"]["accuracy"]), 4),
     }

@@ -48,6 +48,10 @@ class TableData(Prepared):
     x: dict[str, dict[str, np.ndarray]] | None = None
 
     # --------------------------------------------------------------------------------------------- feeding Keras
+    def constant_loss(self) -> float | None:
+        """The validation loss of predicting the training split's mean or class shares for every row."""
+        return self.task.constant_loss(self.y["train"], self.y["validation"])
+
     def fit(self, model, callbacks: list, epochs: int, initial_epoch: int) -> None:
         fit_arrays(model, self.config, self.x, self.y, callbacks, epochs, initial_epoch)
 

@@ -52,6 +52,7 @@ def table_script(run: Any) -> str:
         "batch_size": int(cfg.training.batch_size or 32),
         "epochs": int(cfg.training.epochs),
         "patience": int(cfg.training.early_stopping.patience or 20),
+        "min_delta": float(cfg.training.early_stopping.min_delta or 0.0),
         "early_stopping": bool(cfg.training.early_stopping.enabled),
         "run_score": round(run_score, 4),
     }
@@ -187,7 +188,8 @@ for i, units in enumerate(HIDDEN_UNITS, start=1):
 #    (https://keras.io/api/callbacks/early_stopping/).
 model.compile(optimizer=keras.optimizers.{optimizer}(learning_rate={learning_rate}), loss={loss})
 callbacks = (
-    [keras.callbacks.EarlyStopping(monitor="val_loss", patience={patience}, restore_best_weights=True)]
+    [keras.callbacks.EarlyStopping(monitor="val_loss", patience={patience}, min_delta={min_delta},
+                                   restore_best_weights=True)]
     if {early_stopping} else []
 )
 history = model.fit(
