@@ -58,3 +58,30 @@ def test_seeded_reproducible_restored_and_config_unchanged():
         np.testing.assert_array_equal(wa, wb)
     assert a.layers[1].get_config()["kernel_initializer"]["class_name"] == "GlorotUniform"
     assert not isinstance(inits.GlorotUniform()((2, 2)), np.ndarray)  # Keras' own draws again outside the block
+
+
+def test_zeros_and_ones_are_numpy_too_so_building_and_the_optimizer_compile_no_fill():
+    with host_initializers(seed=0):
+        zeros, ones = inits.Zeros()((4, 3)), inits.Ones()((5,), dtype="float16")
+    assert isinstance(zeros, np.ndarray) and not zeros.any() and zeros.dtype == np.float32
+    assert isinstance(ones, np.ndarray) and (ones == 1).all() and ones.dtype == np.float16
+    import logging
+
+    import jax
+
+    compiled: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: compiled.append(record.getMessage())
+    logger = logging.getLogger("jax")
+    inputs = keras.Input((11,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dense(17)(inputs)))
+    model.compile(optimizer="adam", loss="mse")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles(), host_initializers(seed=0):
+            model.optimizer.build(model.trainable_variables)  # Adam's zeroed slots, one per weight shape
+    finally:
+        logger.removeHandler(handler)
+    slots = [v for v in model.optimizer.variables if v.shape == (17, 3)]
+    assert slots and not np.asarray(slots[0].value).any()
+    assert not [m for m in compiled if "broadcast_in_dim" in m], compiled  # no fill program per weight shape

@@ -37,5 +37,6 @@ def test_a_second_run_loads_the_programs_the_first_compiled(tmp_path, penguins_c
     for done in runs:
         assert done.returncode == 0, done.stderr[-2000:]
     first, second = (int(done.stdout.split("hits")[-1]) for done in runs)
-    assert first == 0 and second > 0, (first, second)
+    # the first run may hit programs it wrote itself (the same small program compiled for two callers)
+    assert second > max(first, 5), (first, second)
     assert any((tmp_path / "cache" / "deepwise").glob("jax-*/*"))

@@ -28,7 +28,8 @@ def build_model(data):
     keras.utils.set_random_seed(cfg.seed)
     with host_initializers(cfg.seed):  # initial weights from NumPy: building compiles nothing (models/init.py)
         model = data.build_network()
-    compile_network(model, data, cfg.training.learning_rate, cfg.training.optimizer)
+        compile_network(model, data, cfg.training.learning_rate, cfg.training.optimizer)
+        model.optimizer.build(model.trainable_variables)  # its zeroed slots too (Keras would at the first step)
     return model
 
 
