@@ -30,7 +30,7 @@ def all_charts() -> dict[str, str]:
         "line": charts.line_chart(
             {"train": [1.0, 0.5, 0.4], "validation": [1.1, np.nan, 0.6]}, title="Loss per epoch", marker_x=3
         ),  # fmt: skip
-        "heatmap": charts.heatmap([[20, 1], [2, 15]], ["Adelie", "Gentoo"], title="true vs predicted"),
+        "confusion": charts.confusion_chart([[20, 1], [2, 15]], ["Adelie", "Gentoo"], title="true vs predicted"),
         "curves": charts.curves(
             items, title="ROC", xlabel="false positive rate", ylabel="true positive rate", diagonal=True
         ),  # fmt: skip
@@ -57,7 +57,7 @@ def test_every_chart_is_a_script_free_svg_with_its_words(name):
     svg = svg_of(all_charts()[name])
     words = {
         "line": ["Loss per epoch", "best epoch (3)", "validation"],
-        "heatmap": ["Adelie", "Gentoo", "predicted class", ">20<"],
+        "confusion": ["Adelie", "Gentoo", "predicted class", ">20<"],
         "curves": ["Adelie vs rest", "random guess"],
         "calibration": ["perfectly calibrated", "confidence", "rows"],
         "scatter": ["perfect prediction (y = x)"],

@@ -186,7 +186,7 @@ def line_chart(
     return to_svg_uri(chart)
 
 
-def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: str) -> str:
+def confusion_chart(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: str) -> str:
     """Confusion matrix as a dot matrix: one row per true class, one column per predicted class, each dot's size
     the share of its true class, its number the rows."""
     counts = np.asarray(matrix, dtype=float)

@@ -25,7 +25,7 @@ def confusion_section(ctx: ReportContext) -> Section | None:
         "Confusion matrix",
         [
             Figure(
-                charts.heatmap(matrix["matrix"], matrix["labels"], title="Test split: true vs predicted class"),
+                charts.confusion_chart(matrix["matrix"], matrix["labels"], title="Test split: true vs predicted class"),
                 alt="Confusion matrix of the test split",
                 caption="Rows: the true class; columns: the predicted class; numbers: rows of the test split; dot "
                 "size: share of the true class. The diagonal holds the correct predictions.",

@@ -57,9 +57,9 @@ PATIENCE_STEPS = 1000
 
 
 #: early stopping's automatic min_delta, as a share of the loss of the best constant prediction: an epoch has to
-#: lower the validation loss by at least this much of "knowing nothing" to count as better. Without it a network
-#: that separates a small table perfectly went on for all 200 epochs, its validation log-loss creeping from 0.010 to
-#: 0.007 while no prediction changed (wine, penguins); see bench/README.md for the zoo and forecasts with it.
+#: lower the validation loss by at least this much of "knowing nothing" to count as better. Without it the network
+#: that separates penguins perfectly trained all 200 epochs, its validation log-loss going from 0.0086 (epoch 91) to
+#: 0.0056, with the same test accuracy; with it, 111 epochs. bench/README.md has the zoo and forecasts with it.
 MIN_DELTA_SHARE = 1e-3
 
 
