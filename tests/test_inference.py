@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepwise.backend import keras_module
-from deepwise.models.inference import chunk_rows, padded_rows, predict_rows
+from deepwise.models.inference import chunk_rows, padded_rows, predict_rows, smallest_rows
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +41,41 @@ def test_dict_inputs_and_several_outputs(models):
     np.testing.assert_allclose(hidden, expected[1], rtol=1e-5, atol=1e-6)
 
 
-def test_chunk_shapes_stay_few():
-    """Whatever the row counts, the batches a model sees are full chunks or powers of two from 8 up."""
-    seen = set()
-
+def _recorder(seen: set):
     def record(batch):
         seen.add(len(batch))
         return batch[:, :1]
 
+    return record
+
+
+def test_chunk_shapes_stay_few():
+    """Whatever the row counts, the batches a model of wide rows sees are full chunks or powers of two from 8 up."""
+    seen: set = set()
+    record = _recorder(seen)
     for n in range(1, 300):
-        out = predict_rows(record, np.arange(n * 2, dtype=np.float32).reshape(n, 2), largest=64)
-        np.testing.assert_array_equal(out[:, 0], np.arange(n) * 2)  # padding rows never leak into the output
+        x = np.arange(n * 2048, dtype=np.float32).reshape(n, 2048)  # 8 KiB rows: padded from 8 rows up
+        out = predict_rows(record, x, largest=64)
+        np.testing.assert_array_equal(out[:, 0], np.arange(n) * 2048)  # padding rows never leak into the output
     assert seen == {8, 16, 32, 64}
-    assert padded_rows(1) == 8 and padded_rows(9) == 16 and padded_rows(16) == 16
+    assert padded_rows(1) == 8 and padded_rows(9) == 16 and padded_rows(16) == 16 and padded_rows(9, 128) == 128
+
+
+def test_narrow_rows_share_one_shape():
+    """A table's rows (a few numbers each) are padded to 128 rows at least, and the last chunk of a call that needs
+    several to a full chunk: validation, test and importance rows of a small table meet one program."""
+    seen: set = set()
+    record = _recorder(seen)
+    for n in (1, 29, 53, 71, 128):
+        predict_rows(record, np.ones((n, 10), np.float32))
+    assert seen == {128}
+    seen.clear()
+    out = predict_rows(record, np.arange(1000 * 10, dtype=np.float32).reshape(1000, 10), largest=128)
+    np.testing.assert_array_equal(out[:, 0], np.arange(1000) * 10)
+    assert seen == {128}  # 7 full chunks and the last 104 rows padded to 128, not to a new shape
+    assert smallest_rows(np.zeros((1, 10), np.float32)) == 128
+    assert smallest_rows(np.zeros((1, 28, 28, 1), np.float32)) == 16  # 3 KiB rows: 64 KiB is 21 rows
+    assert smallest_rows(np.zeros((1, 224, 224, 3), np.float32)) == 8
 
 
 def test_wide_rows_get_smaller_chunks():

@@ -13,6 +13,7 @@ import numpy as np
 from deepwise.evaluation.metrics import row_metric
 
 IMPORTANCE_MAX_COLUMNS = 200  # above this, importance would take columns x repeats model calls: skipped, and said
+IMPORTANCE_REPEATS = 5  # shuffles of each column
 IMPORTANCE_CELLS_PER_CALL = 5_000_000  # shuffled copies go through the model in calls of at most this many cells
 
 
@@ -22,7 +23,7 @@ def permutation_importance(
     y: np.ndarray,
     columns: list[str],
     task: str,
-    n_repeats: int = 5,
+    n_repeats: int = IMPORTANCE_REPEATS,
     seed: int = 0,
     max_rows: int = 2000,
     max_columns: int = IMPORTANCE_MAX_COLUMNS,
