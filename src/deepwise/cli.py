@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deepwise import backend as _backend  # noqa: F401  (sets KERAS_BACKEND first)
+from deepwise.collector import skip_final_collections
 from deepwise.errors import DeepwiseError
 
 app = typer.Typer(
@@ -619,6 +620,7 @@ def tune_command(
 
 
 def main() -> None:
+    skip_final_collections()  # only deepwise's own objects live here: the exit skips the final collections (-0.7 s)
     app()
 
 

@@ -9,6 +9,14 @@ collected as usual, young ones a little less often. Measured on the wine table (
 in the collector fell from 0.73-0.78 s to 0.22-0.36 s of a 5.5 s process. A process that froze objects itself, or
 turned the collector off, is left as it is.
 
+The ``deepwise`` command also sets everything aside at its exit (:func:`skip_final_collections`): Python's shutdown
+runs full collections while it takes the modules apart, and over the objects of Keras, JAX, pandas and scikit-learn
+they took 0.7-0.8 s of every process that imported Keras (0.08-0.10 s with them set aside; bench/README.md,
+issue 24). What that skips is the finalizers of objects that only the collector frees, and a module's globals are
+such objects (a module's functions refer back to its globals): a script's file left open in a global would not be
+flushed. So only the command does it, whose process runs no user code; ``import deepwise`` leaves a script's exit
+as Python makes it.
+
 Example:
     >>> with set_aside():
     ...     run = fit()           # full passes scan what the run creates, not the imported libraries
@@ -16,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,3 +62,21 @@ def set_aside_imported() -> None:
     first import: whatever else is young then is set aside with it until the block ends)."""
     if _frozen:
         gc.freeze()
+
+
+def _freeze_at_exit() -> None:
+    if gc.isenabled():
+        gc.freeze()
+
+
+def skip_final_collections() -> None:
+    """Register (once) an exit handler that sets aside every object still alive, so that the interpreter's shutdown
+    does not scan them all again (a process that turned the collector off is left as it is). For processes that run
+    no user code (the ``deepwise`` command): objects freed only by the collector are not finalized at exit."""
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_freeze_at_exit)
+        _exit_registered = True
+
+
+_exit_registered = False

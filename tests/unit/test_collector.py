@@ -116,3 +116,50 @@ def test_train_sets_the_libraries_aside_and_puts_them_back(tmp_path, diabetes_cs
     )
     assert seen and seen[0][0] > 100_000 and seen[0][1] == YOUNG_THRESHOLD  # Keras, JAX, pandas... set aside
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+
+
+def test_the_command_sets_every_object_aside_at_exit_once(monkeypatch):
+    """The deepwise command registers one exit handler; at exit it freezes what is alive, so the interpreter's
+    shutdown runs no full collection over the libraries (a process that turned the collector off is left alone)."""
+    import atexit
+
+    from deepwise import cli, collector
+
+    registered: list = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(collector, "_exit_registered", False)
+    monkeypatch.setattr(cli, "app", lambda: None)
+    cli.main()
+    cli.main()
+    assert registered == [collector._freeze_at_exit]
+    collector._freeze_at_exit()
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
+    gc.disable()
+    collector._freeze_at_exit()
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("command", [False, True])
+def test_a_script_that_imports_deepwise_exits_as_python_makes_it(tmp_path, command):
+    """A script's globals are freed by the collector at exit (its functions refer back to them): a file it left open
+    is flushed, a cycle collected. The command's exit handler would skip both, so only the command registers it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import deepwise\n"
+        + ("deepwise.collector.skip_final_collections()\n" if command else "")
+        + f"out = open({str(tmp_path / 'plain.txt')!r}, 'w')\n"
+        "out.write('flushed at exit')\n"
+        "class Cycle:\n"
+        "    def __init__(self):\n"
+        "        self.me = self\n"
+        "    def __del__(self):\n"
+        "        print('cycle collected')\n"
+        "Cycle()\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    flushed = (tmp_path / "plain.txt").read_text() == "flushed at exit"
+    assert flushed is not command and ("cycle collected" in done.stdout) is not command
