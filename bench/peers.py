@@ -166,55 +166,67 @@ def score_difference(task: str, y: np.ndarray, ours: list, theirs: list, n: int 
     return score(task, y, ours) - score(task, y, theirs), float(low), float(high)
 
 
-def measure(tool: str, name: str, files: tuple, folder: Path, args, env: dict) -> dict:
-    """``args.repeats`` runs of one tool on one data set: wall times, peaks, scores and the first predictions."""
+def run_once(tool: str, name: str, files: tuple, folder: Path, args, env: dict, r: int) -> dict | None:
+    """One run of one tool on one data set (``r`` < 0: deepwise's untimed run that fills the warm compile cache):
+    its wall and CPU time, peak memory, score and predictions, printed as it ends (NaN when it failed)."""
     task, target, train, test = files
-    y = truth(task, target, test)
-    walls, cpus, peaks, scores, first = [], [], [], [], None
-    warm = tool == "deepwise" and args.compile_cache == "warm"
-    for r in range(-1 if warm else 0, args.repeats):  # r = -1: the untimed run that fills the compile cache
-        out = folder / f"{name}-{tool}-{r}.json"
-        tool_env = dict(env, KERAS_BACKEND="tensorflow") if tool == "autokeras" else env
-        if tool == "deepwise":  # JAX's compiled programs on disk: empty for every run (cold), or kept (warm)
-            tool_env = dict(tool_env, DEEPWISE_CACHE_DIR=str(folder / ("cache-warm" if warm else f"cache-{name}-{r}")))
-        cmd = [str(python_of(tool, args.peers)), str(HERE / "peers_child.py"), tool, task, target]
-        cmd += [str(train), str(test), str(out), str(folder / f"work-{name}-{tool}-{r}")]
-        code, wall, cpu, stderr = run_child(cmd, tool_env, args.timeout)
-        if r < 0:
-            continue
-        if code is None or code != 0 or not out.exists():
-            why = f"timed out after {args.timeout} s" if code is None else f"FAILED (exit {code}): {stderr}"
-            print(f"{name:14s} {tool:10s} {why}", flush=True)
-            walls.append(float("nan"))
-            cpus.append(float("nan"))
-            peaks.append(float("nan"))
-            scores.append(float("nan"))
-            continue
-        written = json.loads(out.read_text())
-        predicted, peak = written["predictions"], written["peak_mb"]
-        first = first or predicted
-        walls.append(wall)
-        cpus.append(cpu)
-        peaks.append(peak)
-        scores.append(score(task, y, predicted))
-        print(
-            f"{name:14s} {tool:10s} {wall:7.1f} s (CPU {cpu:5.1f} s)  score {scores[-1]:.3f}  peak {peak:6.0f} MB",
-            flush=True,
+    out = folder / f"{name}-{tool}-{r}.json"
+    tool_env = dict(env, KERAS_BACKEND="tensorflow") if tool == "autokeras" else env
+    warm = args.compile_cache == "warm"
+    if tool == "deepwise":  # JAX's compiled programs on disk: empty for every run (cold), or kept (warm)
+        tool_env = dict(tool_env, DEEPWISE_CACHE_DIR=str(folder / ("cache-warm" if warm else f"cache-{name}-{r}")))
+    cmd = [str(python_of(tool, args.peers)), str(HERE / "peers_child.py"), tool, task, target]
+    cmd += [str(train), str(test), str(out), str(folder / f"work-{name}-{tool}-{r}")]
+    code, wall, cpu, stderr = run_child(cmd, tool_env, args.timeout)
+    if r < 0:
+        return None
+    if code is None or code != 0 or not out.exists():
+        why = f"timed out after {args.timeout} s" if code is None else f"FAILED (exit {code}): {stderr}"
+        print(f"{name:14s} {tool:10s} {why}", flush=True)
+        return {"wall": float("nan"), "cpu": float("nan"), "peak": float("nan"), "score": float("nan"), "pred": None}
+    written = json.loads(out.read_text())
+    found = {"wall": wall, "cpu": cpu, "peak": written["peak_mb"], "pred": written["predictions"]}
+    found["score"] = score(task, truth(task, target, test), found["pred"])
+    print(
+        f"{name:14s} {tool:10s} {wall:7.1f} s (CPU {cpu:5.1f} s)  score {found['score']:.3f}  "
+        f"peak {found['peak']:6.0f} MB",
+        flush=True,
+    )
+    return found
+
+
+def measure(tools: list[str], name: str, files: tuple, folder: Path, args, env: dict) -> list[dict]:
+    """``args.repeats`` runs of each tool on one data set, the tools taking turns (deepwise, keras, deepwise, ...)
+    so that a machine that slows down or speeds up within the hour weighs on every tool alike: the median wall
+    time, CPU time, peak and score of each tool, with every run's and the first predictions."""
+    task = files[0]
+    runs: dict[str, list[dict]] = {tool: [] for tool in tools}
+    if args.compile_cache == "warm" and "deepwise" in tools:
+        run_once("deepwise", name, files, folder, args, env, -1)
+    for r in range(args.repeats):
+        for tool in tools:
+            runs[tool].append(run_once(tool, name, files, folder, args, env, r))
+    results = []
+    for tool, found in runs.items():
+        walls, cpus = [f["wall"] for f in found], [f["cpu"] for f in found]
+        peaks, scores = [f["peak"] for f in found], [f["score"] for f in found]
+        results.append(
+            {
+                "data": name,
+                "tool": tool,
+                "metric": "r2" if task == "regression" else "accuracy",
+                "wall_s": statistics.median(walls),
+                "cpu_s": statistics.median(cpus),
+                "peak_mb": statistics.median(peaks),
+                "score": statistics.median(scores),
+                "walls": walls,
+                "cpus": cpus,
+                "peaks_mb": peaks,
+                "scores": scores,
+                "predictions": next((f["pred"] for f in found if f["pred"] is not None), None),
+            }
         )
-    return {
-        "data": name,
-        "tool": tool,
-        "metric": "r2" if task == "regression" else "accuracy",
-        "wall_s": statistics.median(walls),
-        "cpu_s": statistics.median(cpus),
-        "peak_mb": statistics.median(peaks),
-        "score": statistics.median(scores),
-        "walls": walls,
-        "cpus": cpus,
-        "peaks_mb": peaks,
-        "scores": scores,
-        "predictions": first,
-    }
+    return results
 
 
 def verdict(ours: dict, other: dict, task: str, y: np.ndarray) -> str:
@@ -287,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             files = write_data(name, Path(tmp) / name)
             truths[name] = (files[0], truth(files[0], files[1], files[3]))
-            results += [measure(tool, name, files, Path(tmp), args, env) for tool in tools]
+            results += measure(tools, name, files, Path(tmp), args, env)
     print_table(results, names, tools, truths)
     if args.json:
         saved = [{k: v for k, v in r.items() if k != "predictions"} for r in results]
