@@ -265,6 +265,24 @@ def print_table(results: list[dict], names: list[str], tools: list[str], truths:
     )
 
 
+def print_round_ratios(results: list[dict], names: list[str], tools: list[str]) -> None:
+    """deepwise's wall time over each other tool's, round by round: the tools take turns, so the two runs of a round
+    met the same machine speed, and the median of these ratios drifts less than the ratio of the medians."""
+    table = {(r["data"], r["tool"]): r for r in results}
+    others = [t for t in tools if t != "deepwise"]
+    if "deepwise" not in tools or not others:
+        return
+    print("\ndeepwise's wall time / the other tool's, per round (median, lowest-highest):")
+    for name in names:
+        ours = table[(name, "deepwise")]["walls"]
+        cells = []
+        for tool in others:
+            ratios = sorted(a / b for a, b in zip(ours, table[(name, tool)]["walls"], strict=True) if a == a and b == b)
+            if ratios:
+                cells.append(f"{tool} {statistics.median(ratios):.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f})")
+        print(f"  {name}: " + ", ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=",".join(DATA))
@@ -301,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             truths[name] = (files[0], truth(files[0], files[1], files[3]))
             results += measure(tools, name, files, Path(tmp), args, env)
     print_table(results, names, tools, truths)
+    print_round_ratios(results, names, tools)
     if args.json:
         saved = [{k: v for k, v in r.items() if k != "predictions"} for r in results]
         args.json.write_text(json.dumps(saved, indent=2))
