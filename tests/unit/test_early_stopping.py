@@ -62,3 +62,41 @@ def test_tables_have_a_reference_and_forecasts_do_not():
     series = prepare(config_from_dict(forecast))
     # a trend or a season puts the validation steps far from the training mean: no reference, min_delta 0
     assert series.constant_loss() is None and series.config.training.early_stopping.min_delta == 0.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "min_delta", "current", "best", "better"),
+    [
+        ("min", 0.01, 0.50, 0.52, True),  # lower by more than min_delta
+        ("min", 0.01, 0.515, 0.52, False),  # lower, but by less than min_delta
+        ("min", 0.0, 0.52, 0.52, False),  # equal is no improvement
+        ("max", 0.01, 0.95, 0.93, True),
+        ("max", 0.01, 0.935, 0.93, False),
+    ],
+)
+def test_improvement_is_decided_as_keras_does_without_a_jax_program(mode, min_delta, current, best, better):
+    """Early stopping compares two floats in Python: Keras' own comparison (keras.ops.less) compiled a JAX program
+    and dispatched it twice an epoch. The decisions are Keras' decisions."""
+    import logging
+
+    import jax
+
+    from deepwise.backend import keras_module
+    from deepwise.training.callbacks import callback_classes
+
+    keras = keras_module()
+    ours = callback_classes()[0](monitor="val_loss", mode=mode, min_delta=min_delta)
+    theirs = keras.callbacks.EarlyStopping(monitor="val_loss", mode=mode, min_delta=min_delta)
+    for stopper in (ours, theirs):
+        stopper._set_monitor_op()
+    compiled: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: compiled.append(record.getMessage())
+    logging.getLogger("jax").addHandler(handler)
+    try:
+        with jax.log_compiles():
+            decided = ours._is_improvement(current, best)
+    finally:
+        logging.getLogger("jax").removeHandler(handler)
+    assert decided is better and bool(theirs._is_improvement(current, best)) is better
+    assert ours._is_improvement(current, None) and not [m for m in compiled if "Compiling" in m]

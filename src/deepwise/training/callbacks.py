@@ -56,6 +56,16 @@ def callback_classes():
                 self.best_epoch = self.resume_state["best_epoch"]
                 self.best_weights = self.resume_state.get("best_weights")
 
+        def _is_improvement(self, monitor_value, reference_value) -> bool:
+            # Keras compares through keras.ops.less / greater: under JAX a program compiled for two scalars
+            # (0.02-0.04 s cold) and dispatched twice an epoch; these are floats, so Python compares them
+            if reference_value is None:
+                return True
+            shifted = float(monitor_value) - float(self.min_delta)  # Keras made min_delta negative for "min"
+            if self.monitor_op is keras.ops.greater:
+                return shifted > float(reference_value)
+            return shifted < float(reference_value)
+
         def state(self) -> dict[str, Any]:
             return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}
 
