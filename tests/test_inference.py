@@ -62,17 +62,22 @@ def test_chunk_shapes_stay_few():
 
 
 def test_narrow_rows_share_one_shape():
-    """A table's rows (a few numbers each) are padded to 128 rows at least, and the last chunk of a call that needs
-    several to a full chunk: validation, test and importance rows of a small table meet one program."""
+    """A table's callers pad its rows (a few numbers each) to 128 rows at least: validation, test and importance
+    rows of a small table meet one program."""
     seen: set = set()
     record = _recorder(seen)
     for n in (1, 29, 53, 71, 128):
-        predict_rows(record, np.ones((n, 10), np.float32))
+        x = np.ones((n, 10), np.float32)
+        predict_rows(record, x, smallest=smallest_rows(x))
     assert seen == {128}
     seen.clear()
-    out = predict_rows(record, np.arange(1000 * 10, dtype=np.float32).reshape(1000, 10), largest=128)
+    x = np.arange(1000 * 10, dtype=np.float32).reshape(1000, 10)
+    out = predict_rows(record, x, largest=128, smallest=smallest_rows(x))
     np.testing.assert_array_equal(out[:, 0], np.arange(1000) * 10)
     assert seen == {128}  # 7 full chunks and the last 104 rows padded to 128, not to a new shape
+    seen.clear()
+    predict_rows(record, np.ones((1, 10), np.float32))  # other callers (one document, one image) keep 8
+    assert seen == {8}
     assert smallest_rows(np.zeros((1, 10), np.float32)) == 128
     assert smallest_rows(np.zeros((1, 28, 28, 1), np.float32)) == 16  # 3 KiB rows: 64 KiB is 21 rows
     assert smallest_rows(np.zeros((1, 224, 224, 3), np.float32)) == 8

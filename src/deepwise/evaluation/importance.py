@@ -14,6 +14,7 @@ from deepwise.evaluation.metrics import row_metric
 
 IMPORTANCE_MAX_COLUMNS = 200  # above this, importance would take columns x repeats model calls: skipped, and said
 IMPORTANCE_REPEATS = 5  # shuffles of each column
+IMPORTANCE_MAX_ROWS = 2000  # test rows measured (a sample of them on larger tests)
 IMPORTANCE_CELLS_PER_CALL = 5_000_000  # shuffled copies go through the model in calls of at most this many cells
 
 
@@ -25,7 +26,7 @@ def permutation_importance(
     task: str,
     n_repeats: int = IMPORTANCE_REPEATS,
     seed: int = 0,
-    max_rows: int = 2000,
+    max_rows: int = IMPORTANCE_MAX_ROWS,
     max_columns: int = IMPORTANCE_MAX_COLUMNS,
 ) -> dict[str, Any]:
     """Drop in the test metric when one raw input column is shuffled (all its encoded features move together).

@@ -7,9 +7,10 @@ shape whenever the number of rows changes. Here rows go to ``predict_on_batch`` 
 dozen shapes over its life whatever the row counts. Measured on 100,000 rows of the wine MLP (2 cores):
 ``model.predict(batch_size=1024)`` 17.7 ms, chunks of 16,384 rows 4.3 ms.
 
-Narrow rows are padded to at least 128 (as many as fit in 64 KiB of input values, at least 8): a small table's
-validation, test and importance rows then share one program instead of compiling three (64, 128 and 4,096 rows on
-diabetes: 0.16 s of a 6 s run), and the last chunk of a call that needs several is padded to the full chunk.
+A table's rows are padded to at least :func:`smallest_rows` (128 for narrow rows: as many as fit in 64 KiB of
+input values): its validation, test and importance rows then share one program instead of compiling three (64, 128
+and 4,096 rows on diabetes: 0.16 s of a 6 s run). The table's callers ask for that (``smallest=``); the others keep
+8, so that one document or image is not run as 32 or 64.
 
 Example:
     >>> output = predict_rows(model, {"features": x})
@@ -69,22 +70,23 @@ def _take(x: Any, start: int, stop: int, padded: int) -> Any:
     return piece
 
 
-def predict_rows(model_or_fn: Any, x: Any, largest: int = MAX_CHUNK_ROWS) -> Any:
+def predict_rows(model_or_fn: Any, x: Any, largest: int = MAX_CHUNK_ROWS, smallest: int = SMALLEST_SHAPE) -> Any:
     """The model's output for every row of ``x`` (an array, or a dict of arrays with the same rows).
 
     ``model_or_fn``: a Keras model, or a function of one batch (e.g. a multi-output model's ``predict_on_batch``);
-    a model with several outputs gives a list of arrays.
+    a model with several outputs gives a list of arrays. ``smallest``: the fewest rows a chunk is padded to (a
+    table's callers pass :func:`smallest_rows`).
     """
     fn: Callable = model_or_fn.predict_on_batch if hasattr(model_or_fn, "predict_on_batch") else model_or_fn
     n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     if n == 0:
         raise ValueError("predict_rows needs at least one row.")
     size = chunk_rows(x, largest)
-    smallest = min(size, smallest_rows(x))
+    smallest = min(size, smallest)
     parts: list[Any] = []
     for start in range(0, n, size):
         stop = min(n, start + size)
-        padded = size if start > 0 or stop - start == size else padded_rows(stop - start, smallest)
+        padded = size if stop - start == size else padded_rows(stop - start, smallest)
         out = fn(_take(x, start, stop, padded))
         if isinstance(out, (list, tuple)):
             parts.append([np.asarray(o)[: stop - start] for o in out])

@@ -24,7 +24,7 @@ from deepwise.data.stream import TableSource, is_streamable, may_be_too_big
 from deepwise.data.tables import fingerprint, read_table
 from deepwise.errors import ConfigError
 from deepwise.evaluation import permutation_importance
-from deepwise.evaluation.importance import IMPORTANCE_REPEATS
+from deepwise.evaluation.importance import IMPORTANCE_MAX_ROWS, IMPORTANCE_REPEATS
 from deepwise.guard import OODGuard
 from deepwise.inspection import inspect
 from deepwise.kinds.base import Prepared, Problem
@@ -59,7 +59,8 @@ class TableData(Prepared):
         fit_arrays(model, self.config, self.x, self.y, callbacks, epochs, initial_epoch)
 
     def predict(self, model, split: str) -> np.ndarray:
-        return predict_rows(model, model_input(self.x[split]))
+        x = model_input(self.x[split])
+        return predict_rows(model, x, smallest=smallest_rows(x))
 
     def probe_batch(self, batch_size: int):
         return model_input(self.x["train"]), self.y["train"]
@@ -107,11 +108,17 @@ class TableData(Prepared):
         frame, y = self.importance_rows()
         # The shuffled copies go through the program compiled for the test rows (one compilation fewer, ~0.08 s)
         # unless that takes more than IMPORTANCE_CALLS calls.
-        shape = padded_rows(len(y), smallest_rows(model_input(self.x["test"])))
-        rows = len(frame) * len(self.prep.columns) * IMPORTANCE_REPEATS
+        smallest = smallest_rows(model_input(self.x["test"]))
+        measured = min(len(y), IMPORTANCE_MAX_ROWS)  # permutation_importance samples this many test rows
+        shape = padded_rows(measured, smallest)
+        rows = measured * len(self.prep.columns) * IMPORTANCE_REPEATS
         largest = shape if rows <= IMPORTANCE_CALLS * shape else MAX_CHUNK_ROWS
+
+        def predict(frame: pd.DataFrame) -> np.ndarray:
+            return predict_rows(model, model_input(self.prep.transform(frame)), largest=largest, smallest=smallest)
+
         return permutation_importance(
-            lambda frame: predict_rows(model, model_input(self.prep.transform(frame)), largest=largest),
+            predict,
             frame,
             y,
             self.prep.columns,

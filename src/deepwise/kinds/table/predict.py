@@ -21,7 +21,7 @@ from deepwise.evaluation import score
 from deepwise.guard import GuardReport
 from deepwise.kinds.base import Predictor
 from deepwise.kinds.feeding import model_input
-from deepwise.models.inference import predict_rows
+from deepwise.models.inference import predict_rows, smallest_rows
 
 
 def read_rows(data: Any, na_values: list[str]) -> pd.DataFrame:
@@ -60,7 +60,8 @@ class TablePredictor(Predictor):
     def raw_output(self, df: pd.DataFrame, arrays: dict | None = None) -> np.ndarray:
         """The network's output for every row."""
         arrays = self.run.preprocessor.transform(df) if arrays is None else arrays
-        return predict_rows(self.run.model, model_input(arrays))
+        x = model_input(arrays)
+        return predict_rows(self.run.model, x, smallest=smallest_rows(x))
 
     def check(self, df: pd.DataFrame, arrays: dict | None = None, values: np.ndarray | None = None) -> GuardReport:
         """Which rows are unlike the training data, and which columns hold unseen values (None without a guard)."""
