@@ -70,5 +70,6 @@ def test_epoch_logs_get_the_validation_numbers_first():
     reader = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(dict(logs)))
     history = model.fit(x, y, epochs=2, verbose=0, callbacks=[validation_callback(model, x[:13], y[:13]), reader])
     assert {"val_loss", "val_accuracy"} <= set(seen[0]) and len(history.history["val_loss"]) == 2
+    assert [k for k in seen[0] if k.startswith("val_")] == ["val_accuracy", "val_loss"]  # Keras' order
     expected = model.evaluate(x[:13], y[:13], verbose=0, return_dict=True)
     assert history.history["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-5)

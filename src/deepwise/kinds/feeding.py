@@ -98,7 +98,10 @@ def keep_a_fitted_start(
         # evaluate built the compiled loss and metrics from the validation rows; without that, fit builds them
         # from a first look at the training batches, which moves the batches' order on by an epoch (other runs)
         first = {k: v[:1] for k, v in validation.items()} if isinstance(validation, dict) else validation[:1]
-        model._symbolic_build(data_batch=(first, y_validation[:1]))
+        if hasattr(model, "_symbolic_build"):  # Keras' own, private: its evaluate calls it the same way
+            model._symbolic_build(data_batch=(first, y_validation[:1]))
+        else:
+            model.evaluate(first, y_validation[:1], verbose=0)
         start = numpy_validation.score(model)
     else:
         start = model.evaluate(validation, y_validation, batch_size=batch_size, verbose=0, return_dict=True)

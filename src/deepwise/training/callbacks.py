@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deepwise.backend import keras_module
 from deepwise.training.checkpoint import save_checkpoint
 
@@ -58,13 +60,13 @@ def callback_classes():
 
         def _is_improvement(self, monitor_value, reference_value) -> bool:
             # Keras compares through keras.ops.less / greater: under JAX a program compiled for two scalars
-            # (0.02-0.04 s cold) and dispatched twice an epoch; these are floats, so Python compares them
+            # (0.02-0.04 s cold) and dispatched twice an epoch; NumPy compares them, in float32 as JAX does
             if reference_value is None:
                 return True
-            shifted = float(monitor_value) - float(self.min_delta)  # Keras made min_delta negative for "min"
+            shifted = np.float32(float(monitor_value) - float(self.min_delta))  # min_delta is negative for "min"
             if self.monitor_op is keras.ops.greater:
-                return shifted > float(reference_value)
-            return shifted < float(reference_value)
+                return bool(shifted > np.float32(reference_value))
+            return bool(shifted < np.float32(reference_value))
 
         def state(self) -> dict[str, Any]:
             return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch}

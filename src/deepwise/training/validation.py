@@ -9,10 +9,10 @@ the epoch's logs as ``val_loss`` and ``val_<metric>`` before any other callback 
 run's history, TensorBoard, a tuner's pruning).
 
 Only for what it can compute exactly: one output, a loss of :data:`LOSSES`, metrics of :data:`METRICS`, no
-regularization loss (an L2 penalty is part of Keras' validation loss), and narrow rows (a table's: a few hundred
-bytes, which predict_rows pads to 128 rows at least and takes in chunks of up to 64 MiB); anything else, images and
-windows of a series among them, keeps Keras' own validation in batches of about 1 MiB (:func:`validation_callback`
-returns None).
+regularization loss (an L2 penalty is part of Keras' validation loss), and narrow rows (at most 512 bytes: a
+table's, or a short window of a series, which go through the model 128 rows at least and in chunks of up to
+64 MiB); anything else, images and text among them, keeps Keras' own validation in batches of about 1 MiB
+(:func:`validation_callback` returns None).
 
 Example:
     >>> score = numpy_validation(model)
@@ -79,13 +79,13 @@ def numpy_validation(model) -> Callable[[Any, Any, np.ndarray], dict[str, float]
     model, or None when it has a loss, metric, output or regularization this module does not compute."""
     compiled = model.get_compile_config() or {}
     loss, metrics = compiled.get("loss"), list(compiled.get("metrics") or [])
-    if not isinstance(loss, str) or loss not in LOSSES or any(m not in METRICS for m in metrics):
+    if not isinstance(loss, str) or loss not in LOSSES or not all(isinstance(m, str) and m in METRICS for m in metrics):
         return None
-    if len(model.outputs) != 1 or model.losses or compiled.get("loss_weights"):
+    if len(model.outputs) != 1 or model.losses or compiled.get("loss_weights") or compiled.get("weighted_metrics"):
         return None
 
     def score(model, x: Any, y: np.ndarray) -> dict[str, float]:
-        output = np.asarray(predict_rows(model, x), dtype=np.float32)
+        output = np.asarray(predict_rows(model, x, smallest=smallest_rows(x)), dtype=np.float32)
         found = {"loss": float(np.mean(LOSSES[loss](y, output), dtype=np.float64))}
         found.update({name: METRICS[name](y, output) for name in metrics})
         return found
@@ -103,8 +103,8 @@ def validation_callback(model, x: Any, y: np.ndarray):
 
     class NumpyValidation(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs.update({f"val_{name}": value for name, value in score(self.model, x, y).items()})
+            if logs is not None:  # in Keras' order (sorted by name), so history.csv keeps its columns' order
+                logs.update(sorted((f"val_{name}", value) for name, value in score(self.model, x, y).items()))
 
     callback = NumpyValidation()
     callback.score = lambda model: score(model, x, y)  # the same numbers for one model, outside fit
