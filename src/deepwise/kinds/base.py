@@ -209,8 +209,9 @@ class Prepared:
 
     def start_baselines(self) -> None:
         """Start fitting the baselines on a second thread, to run while the network trains, where this kind's need
-        only the data (``baselines_while_training``), and look for a formula there too (:meth:`formula`, which needs
-        only the data: 0.07 s on diabetes, done while XLA compiles); :meth:`compare_with_baselines` takes both.
+        only the data (``baselines_while_training``); :meth:`compare_with_baselines` takes their result. (The formula
+        search stays after training: its wall-clock budget beside training would make what it finds depend on the
+        machine's load.)
 
         JAX's training step of a small network keeps one core busy and leaves the other idle; the baselines' trees
         and solvers run mostly outside the GIL. Measured on penguins (2 cores): the baselines phase after training
@@ -225,7 +226,7 @@ class Prepared:
         def fit() -> None:
             if job.set_running_or_notify_cancel():
                 try:
-                    job.set_result((self._fit_baselines(), self.formula()))
+                    job.set_result(self._fit_baselines())
                 except BaseException as err:  # raised again where compare_with_baselines takes the result
                     job.set_exception(err)
 
@@ -246,7 +247,7 @@ class Prepared:
         """The baselines fitted on the same training rows and scored on the same test rows, and the verdict."""
         task = self.task.name
         job = self.__dict__.pop("_baselines_job", None)  # started by start_baselines while the network trained
-        fitted, formula = job.result() if job is not None else (self._fit_baselines(), self.formula())
+        fitted = job.result() if job is not None else self._fit_baselines()
         for name, output in self.naive_outputs("test").items():
             fitted[name] = {"output": output, "fit_seconds": 0.0, "model": name}
         baselines = {
@@ -265,7 +266,7 @@ class Prepared:
             min_class_train_rows=min_class,
             generalization_gap=self.generalization_gap(history, best_epoch),
             seed=self.config.seed,
-            formula=formula,
+            formula=self.formula(),
         )
         return {"baselines": baselines, "verdict": found}
 
