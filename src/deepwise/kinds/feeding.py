@@ -12,6 +12,7 @@ import numpy as np
 
 from deepwise import distributed
 from deepwise.config import Config
+from deepwise.models.inference import row_bytes
 from deepwise.models.linear_start import linear_path_of
 from deepwise.prepare.tabular import FEATURES
 from deepwise.training.model import full_batch_size
@@ -38,9 +39,8 @@ def validation_batch_size(x: Any) -> int:
     table's, a few hundred images): an evaluation per epoch is then one or a few calls of one compiled program,
     instead of a call per training-size batch plus a second program compiled for the shorter last batch (penguins:
     one ``test_step`` compilation of 0.17 s fewer)."""
-    arrays = list(x.values()) if isinstance(x, dict) else [x]
-    row_bytes = sum(int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize for a in arrays) or 1
-    return int(max(1, min(len(arrays[0]), VALIDATION_ROWS, VALIDATION_BYTES // row_bytes)))
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    return int(max(1, min(rows, VALIDATION_ROWS, VALIDATION_BYTES // row_bytes(x))))
 
 
 def fit_arrays(
@@ -102,7 +102,7 @@ def keep_a_fitted_start(
             model._symbolic_build(data_batch=(first, y_validation[:1]))
         else:
             model.evaluate(first, y_validation[:1], verbose=0)
-        start = numpy_validation.score(model)
+        start = numpy_validation.score_of(model)
     else:
         start = model.evaluate(validation, y_validation, batch_size=batch_size, verbose=0, return_dict=True)
     stopper.best = float(start["loss"])

@@ -30,7 +30,8 @@ SMALL_CHUNK_BYTES = 64 * 2**10  # of input values: narrow rows are padded up to 
 SMALL_CHUNK_ROWS = 128  # ... but never to more rows than this
 
 
-def _row_bytes(x: Any) -> int:
+def row_bytes(x: Any) -> int:
+    """Bytes of input values per row of ``x`` (an array, or a dict of arrays with the same rows)."""
     arrays = list(x.values()) if isinstance(x, dict) else [x]
     return sum(int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize for a in arrays) or 1
 
@@ -41,7 +42,7 @@ def _power_of_two_below(n: int) -> int:
 
 def chunk_rows(x: Any, largest: int = MAX_CHUNK_ROWS) -> int:
     """Rows per chunk: a power of two, at most ``largest``, with at most about 64 MiB of input values."""
-    return max(SMALLEST_SHAPE, min(largest, _power_of_two_below(CHUNK_BYTES // _row_bytes(x))))
+    return max(SMALLEST_SHAPE, min(largest, _power_of_two_below(CHUNK_BYTES // row_bytes(x))))
 
 
 def smallest_rows(x: Any) -> int:
@@ -52,7 +53,7 @@ def smallest_rows(x: Any) -> int:
         >>> smallest_rows(np.zeros((5, 10), "float32")), smallest_rows(np.zeros((5, 224, 224, 3), "float32"))
         (128, 8)
     """
-    fit = _power_of_two_below(SMALL_CHUNK_BYTES // _row_bytes(x))
+    fit = _power_of_two_below(SMALL_CHUNK_BYTES // row_bytes(x))
     return max(SMALLEST_SHAPE, min(SMALL_CHUNK_ROWS, fit))
 
 

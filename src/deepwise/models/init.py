@@ -10,9 +10,10 @@ configs are untouched, so saved models name Keras' initializers as before. Zeros
 each was a fill program compiled per weight shape (seven of them, 0.19 s, for the wine MLP's biases and Adam's
 slots, which :func:`deepwise.training.model.build_model` builds inside the block).
 
-Under JAX the drawn values go to the device with :func:`placed` (a plain transfer): a new variable converts a NumPy
-value with ``jnp.array``, which in JAX 0.10 compiles a small program per shape (nine for the diabetes MLP, 0.17 s
-of its 0.2 s build). ``set_weights`` and ``assign`` convert to the variable's dtype by a transfer already.
+Under JAX the drawn values go to the device as they are (``jax.device_put``, a plain transfer): a new variable
+converts a NumPy value with ``jnp.array``, which in JAX 0.10 compiles a small program per shape (nine for the
+diabetes MLP, 0.17 s of its 0.2 s build). ``set_weights`` and ``assign`` convert to the variable's dtype by a
+transfer already.
 
 Example:
     >>> with host_initializers(seed=42):
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
@@ -52,21 +52,6 @@ def _truncated_normal(rng: np.random.Generator, shape, stddev: float, mean: floa
         values[outside] = rng.standard_normal(int(outside.sum()))
         outside = np.abs(values) > 2.0
     return mean + stddev * values
-
-
-def placed(values: Any) -> Any:
-    """``values`` (a NumPy array) as the backend's array when that costs no compilation: on JAX moved to the
-    device as it is; left alone on other backends.
-
-    Example:
-        >>> placed(np.zeros((3, 2), "float32")).shape
-        (3, 2)
-    """
-    if keras_module().backend.backend() != "jax":
-        return values
-    import jax
-
-    return jax.device_put(np.asarray(values))
 
 
 @contextlib.contextmanager
@@ -119,13 +104,15 @@ def host_initializers(seed: int) -> Iterator[None]:
     def ones(self, shape, dtype=None):
         return np.ones(shape, dtype=dtype or "float32")
 
-    on_jax = keras.backend.backend() == "jax"
-
     def placing(draw):
-        def call(self, shape, dtype=None):
-            return placed(draw(self, shape, dtype))
+        if keras.backend.backend() != "jax":
+            return draw
+        import jax
 
-        return call if on_jax else draw
+        def call(self, shape, dtype=None):  # on the device as drawn: no conversion program per shape
+            return jax.device_put(draw(self, shape, dtype))
+
+        return call
 
     patches = {
         init.Zeros: zeros,

@@ -102,10 +102,12 @@ def validation_callback(model, x: Any, y: np.ndarray):
     keras = keras_module()
 
     class NumpyValidation(keras.callbacks.Callback):
+        def score_of(self, model) -> dict[str, float]:
+            """The validation numbers of ``model`` now (also outside fit: the start early stopping must beat)."""
+            return score(model, x, y)
+
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None:  # in Keras' order (sorted by name), so history.csv keeps its columns' order
-                logs.update(sorted((f"val_{name}", value) for name, value in score(self.model, x, y).items()))
+                logs.update(sorted((f"val_{name}", value) for name, value in self.score_of(self.model).items()))
 
-    callback = NumpyValidation()
-    callback.score = lambda model: score(model, x, y)  # the same numbers for one model, outside fit
-    return callback
+    return NumpyValidation()
